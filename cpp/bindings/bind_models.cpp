@@ -1,0 +1,104 @@
+// Models: the Python layer (landscope/models.py) validates and converts; these wrappers only
+// adapt signatures and release the GIL around every computation.
+#include <pybind11/eigen.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "landscope/network.hpp"
+#include "landscope/product_toy.hpp"
+
+namespace py = pybind11;
+using namespace landscope;
+
+namespace {
+
+using Samples = std::optional<IndexVector>;
+const IndexVector* ptr(const Samples& s) { return s ? &*s : nullptr; }
+using Release = py::call_guard<py::gil_scoped_release>;
+
+Reduction reduction_from(const std::string& r) {
+  if (r == "sum") return Reduction::Sum;
+  if (r == "mean") return Reduction::Mean;
+  throw std::invalid_argument("reduction: expected 'sum' or 'mean', got '" + r + "'");
+}
+
+}  // namespace
+
+void bind_models(py::module_& m) {
+  py::class_<Model>(m, "Model")
+      .def_property_readonly("num_params", &Model::num_params)
+      .def_property_readonly("num_samples", &Model::num_samples)
+      .def_property_readonly("output_dim", &Model::output_dim)
+      .def_property_readonly("num_outputs", &Model::num_outputs)
+      .def("param_blocks", [](const Model& self) {
+        py::list out;
+        for (const auto& b : self.param_blocks()) out.append(py::make_tuple(b.name, b.offset, b.rows, b.cols));
+        return out;
+      })
+      .def("init", &Model::init, py::arg("seed"), Release())
+      .def("loss", [](const Model& self, const VectorRef& w, const Samples& s) { return self.loss(w, ptr(s)); },
+           py::arg("w"), py::arg("samples") = py::none(), Release())
+      .def("gradient", [](const Model& self, const VectorRef& w, const Samples& s) { return self.gradient(w, ptr(s)); },
+           py::arg("w"), py::arg("samples") = py::none(), Release())
+      .def("loss_and_gradient",
+           [](const Model& self, const VectorRef& w, const Samples& s) {
+             Vector g;
+             const double f = self.loss_and_gradient(w, g, ptr(s));
+             return std::make_pair(f, std::move(g));
+           },
+           py::arg("w"), py::arg("samples") = py::none(), Release())
+      .def("outputs", &Model::outputs, py::arg("w"), Release())
+      .def("residuals", &Model::residuals, py::arg("w"), Release())
+      .def("jacobian", &Model::jacobian, py::arg("w"), Release())
+      .def("tangent_kernel", &Model::tangent_kernel, py::arg("w"), Release())
+      .def("hvp", [](const Model& self, const VectorRef& w, const MatrixRef& V, const Samples& s) { return self.hvp(w, V, ptr(s)); },
+           py::arg("w"), py::arg("V"), py::arg("samples") = py::none(), Release())
+      .def("gauss_newton_vp", &Model::gauss_newton_vp, py::arg("w"), py::arg("V"), Release())
+      .def("hessian", &Model::hessian, py::arg("w"), Release())
+      .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
+
+  py::class_<Network, Model>(m, "Network");
+  py::class_<ProductToy, Model>(m, "ProductToy").def(py::init<Index>(), py::arg("d"));
+
+  m.def("least_squares",
+        [](MatrixR X, MatrixR Y, const std::string& reduction) {
+          return make_least_squares(std::move(X), std::move(Y), reduction_from(reduction));
+        },
+        py::arg("X"), py::arg("Y"), py::arg("reduction"));
+  m.def("deep_linear",
+        [](MatrixR X, MatrixR Y, const std::vector<Index>& widths, const std::string& reduction) {
+          return make_deep_linear(std::move(X), std::move(Y), widths, reduction_from(reduction));
+        },
+        py::arg("X"), py::arg("Y"), py::arg("widths"), py::arg("reduction"));
+  m.def("shallow_net",
+        [](MatrixR X, MatrixR Y, Index width, const std::string& activation,
+           const std::optional<Vector>& v, bool train_output, const std::string& reduction) {
+          return make_shallow_net(std::move(X), std::move(Y), width, activation_from_string(activation),
+                                  v ? &*v : nullptr, train_output, reduction_from(reduction));
+        },
+        py::arg("X"), py::arg("Y"), py::arg("width"), py::arg("activation"), py::arg("output_weights"),
+        py::arg("train_output"), py::arg("reduction"));
+  m.def("mlp",
+        [](MatrixR X, MatrixR Y, IndexVector labels, const std::vector<Index>& widths,
+           const std::string& activation, const std::string& parameterization, bool bias, bool residual,
+           const std::string& loss, const std::string& reduction, Index num_classes) {
+          MLPOptions o;
+          o.activation = activation_from_string(activation);
+          if (parameterization == "ntk") o.parameterization = Parameterization::NTK;
+          else if (parameterization == "standard") o.parameterization = Parameterization::Standard;
+          else throw std::invalid_argument("parameterization: expected 'ntk' or 'standard', got '" + parameterization + "'");
+          o.bias = bias;
+          o.residual = residual;
+          if (loss == "square") o.loss = LossKind::Square;
+          else if (loss == "cross_entropy") o.loss = LossKind::CrossEntropy;
+          else throw std::invalid_argument("loss: expected 'square' or 'cross_entropy', got '" + loss + "'");
+          o.reduction = reduction_from(reduction);
+          o.num_classes = num_classes;
+          return make_mlp(std::move(X), std::move(Y), std::move(labels), widths, o);
+        },
+        py::arg("X"), py::arg("Y"), py::arg("labels"), py::arg("widths"), py::arg("activation"),
+        py::arg("parameterization"), py::arg("bias"), py::arg("residual"), py::arg("loss"),
+        py::arg("reduction"), py::arg("num_classes"));
+}

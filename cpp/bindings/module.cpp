@@ -1,0 +1,23 @@
+// landscope._core: the one extension module. Each area binds itself in bind_<area>.cpp.
+#include <pybind11/pybind11.h>
+
+#include "landscope/landscope.hpp"
+
+namespace py = pybind11;
+
+void bind_threads(py::module_& m);
+void bind_models(py::module_& m);
+
+#ifndef LANDSCOPE_MODULE_NAME
+#define LANDSCOPE_MODULE_NAME _core
+#endif
+
+PYBIND11_MODULE(LANDSCOPE_MODULE_NAME, m) {
+  m.doc() = "landscope C++ engine (float64, Eigen, OpenMP)";
+  m.attr("__version__") = LANDSCOPE_VERSION;
+  m.attr("eigen_version") = std::to_string(EIGEN_WORLD_VERSION) + "." +
+                            std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
+  m.attr("simd") = Eigen::SimdInstructionSetsInUse();
+  bind_threads(m);
+  bind_models(m);
+}

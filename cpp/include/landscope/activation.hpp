@@ -1,0 +1,21 @@
+#pragma once
+// Elementwise activations with exact first and second derivatives.
+#include <string>
+
+#include "landscope/types.hpp"
+
+namespace landscope {
+
+enum class Activation { Identity, Tanh, Sigmoid, Softplus, Gelu, Silu, Relu };
+
+/// Parses "identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu";
+/// throws std::invalid_argument naming the valid choices otherwise.
+Activation activation_from_string(const std::string& name);
+std::string to_string(Activation a);
+
+/// out = σ(z), elementwise. `out` is resized.
+void activate(Activation a, const Matrix& z, Matrix& out);
+/// d1 = σ'(z) (and, when d2 is not null, d2 = σ''(z)). ReLU: σ'(0) = 0, σ'' = 0.
+void activate_derivatives(Activation a, const Matrix& z, Matrix& d1, Matrix* d2);
+
+}  // namespace landscope

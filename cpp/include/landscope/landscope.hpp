@@ -1,0 +1,10 @@
+#pragma once
+// Umbrella header of the landscope C++ engine.
+#include "landscope/activation.hpp"
+#include "landscope/model.hpp"
+#include "landscope/network.hpp"
+#include "landscope/product_toy.hpp"
+#include "landscope/threads.hpp"
+#include "landscope/types.hpp"
+
+#define LANDSCOPE_VERSION "0.1.0"

@@ -1,0 +1,63 @@
+#pragma once
+// The abstract model interface: a differentiable map w -> F(w) with a loss on top.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "landscope/types.hpp"
+
+namespace landscope {
+
+/// A named block of the flat parameter vector: w[offset : offset + rows*cols] in row-major order.
+struct ParamBlock {
+  std::string name;
+  Index offset;
+  Index rows;
+  Index cols;
+};
+
+/// Every model answers these exactly (no finite differences).
+/// Conventions: P = num_params(), n = num_samples(), k = output_dim(); outputs are n x k,
+/// Jacobian rows are indexed i*k + c. Vectors of directions V are P x b (one direction a column).
+/// Sample subsets (`samples`, may be null for all samples) select rows of the data,
+/// duplicates allowed; "mean" reduction then divides by the subset size.
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual Index num_params() const = 0;
+  virtual Index num_samples() const = 0;
+  virtual Index output_dim() const = 0;
+  Index num_outputs() const { return num_samples() * output_dim(); }
+  virtual std::vector<ParamBlock> param_blocks() const = 0;
+  virtual Vector init(std::uint64_t seed) const = 0;
+
+  virtual double loss(const VectorRef& w, const IndexVector* samples = nullptr) const = 0;
+  /// Returns the loss and writes the gradient into `grad` (resized to P).
+  virtual double loss_and_gradient(const VectorRef& w, Vector& grad,
+                                   const IndexVector* samples = nullptr) const = 0;
+  Vector gradient(const VectorRef& w, const IndexVector* samples = nullptr) const;
+
+  virtual MatrixR outputs(const VectorRef& w) const = 0;
+  /// dℓ/dF per sample before the reduction: F − Y (square), softmax(F) − onehot (cross-entropy).
+  virtual MatrixR residuals(const VectorRef& w) const = 0;
+  virtual MatrixR jacobian(const VectorRef& w) const = 0;
+  virtual MatrixR tangent_kernel(const VectorRef& w) const = 0;
+
+  /// Exact H V (forward-over-reverse); V is P x b.
+  virtual Matrix hvp(const VectorRef& w, const MatrixRef& V,
+                     const IndexVector* samples = nullptr) const = 0;
+  /// G V with G = Jᵀ (∂²ℓ/∂F²) J, never forming J.
+  virtual Matrix gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const = 0;
+  /// Dense symmetric Hessian, P x P.
+  virtual MatrixR hessian(const VectorRef& w) const = 0;
+  /// (G, R): Gauss–Newton and residual parts, H = G + R.
+  virtual std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const = 0;
+
+ protected:
+  void check_params(const VectorRef& w) const;
+  void check_directions(const MatrixRef& V) const;
+  void check_samples(const IndexVector* samples) const;
+};
+
+}  // namespace landscope

@@ -1,0 +1,125 @@
+#pragma once
+// Layered networks: LeastSquares, DeepLinear, ShallowNet and MLP are all instances of Network.
+//
+//   z_l = s_l h_{l-1} W_lᵀ + b_l,  h_0 = X,
+//   h_l = σ(z_l) (+ h_{l-1} for a residual layer),  l = 1..L,
+//   F   = z_{L+1}.
+//
+// The flat parameter vector holds, for each trainable layer in order, W_l (row-major) then b_l.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "landscope/activation.hpp"
+#include "landscope/model.hpp"
+
+namespace landscope {
+
+struct Layer {
+  Index in = 0;                              // m_{l-1}
+  Index out = 0;                             // m_l
+  double scale = 1.0;                        // s_l
+  bool bias = false;                         // has b_l
+  bool trainable = true;                     // W_l (and b_l) are part of w
+  bool residual = false;                     // h_l = h_{l-1} + σ(z_l) (requires in == out)
+  Activation activation = Activation::Identity;
+  double init_std = 1.0;                     // init(): W_l ~ N(0, init_std²), b_l = 0
+  MatrixR fixed_weight;                      // W_l when not trainable, or the init value when set
+};
+
+struct NetworkOptions {
+  LossKind loss = LossKind::Square;
+  Reduction reduction = Reduction::Sum;
+};
+
+class Network : public Model {
+ public:
+  /// X is n x d. For the square loss Y is n x k; for cross-entropy `labels` holds n integers
+  /// in [0, k) and Y is ignored. The last layer's `out` is k. Throws std::invalid_argument.
+  Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> layers,
+          NetworkOptions options, std::vector<std::string> block_names = {});
+
+  Index num_params() const override { return m_num_params; }
+  Index num_samples() const override { return m_X.rows(); }
+  Index output_dim() const override { return m_layers.back().out; }
+  std::vector<ParamBlock> param_blocks() const override;
+  Vector init(std::uint64_t seed) const override;
+
+  double loss(const VectorRef& w, const IndexVector* samples = nullptr) const override;
+  double loss_and_gradient(const VectorRef& w, Vector& grad,
+                           const IndexVector* samples = nullptr) const override;
+  MatrixR outputs(const VectorRef& w) const override;
+  MatrixR residuals(const VectorRef& w) const override;
+  MatrixR jacobian(const VectorRef& w) const override;
+  MatrixR tangent_kernel(const VectorRef& w) const override;
+  Matrix hvp(const VectorRef& w, const MatrixRef& V,
+             const IndexVector* samples = nullptr) const override;
+  Matrix gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const override;
+  MatrixR hessian(const VectorRef& w) const override;
+  std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const override;
+
+  const std::vector<Layer>& layers() const { return m_layers; }
+  const MatrixR& X() const { return m_X; }
+  LossKind loss_kind() const { return m_options.loss; }
+  Reduction reduction() const { return m_options.reduction; }
+
+  struct Pass;  // forward/backward intermediates of one block of samples (network.cpp)
+
+ private:
+  using RowMap = Eigen::Map<const MatrixR>;
+  RowMap weight(const VectorRef& w, std::size_t l) const;
+  const double* bias(const VectorRef& w, std::size_t l) const;
+
+  void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
+               Pass& pass, bool need_d2) const;
+  double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the chunk loss
+  void backward(const VectorRef& w, Pass& pass, bool need_dh) const;
+  void accumulate_gradient(Pass& pass, double* grad) const;
+  void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, bool gauss_newton_only,
+              double* out) const;
+  void jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const;
+  void loss_curvature(const Pass& pass, const Matrix& RF, double norm, Matrix& out) const;
+  void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
+  MatrixR gauss_newton_dense(const VectorRef& w) const;
+  MatrixR hessian_basis(const VectorRef& w) const;
+  bool shallow_fast_path() const;
+  void shallow_residual_part(const VectorRef& w, MatrixR& H) const;
+  double norm_factor(Index batch) const;
+  Index batch_size(const IndexVector* samples) const;
+
+  MatrixR m_X;
+  MatrixR m_Y;
+  IndexVector m_labels;
+  std::vector<Layer> m_layers;
+  std::vector<Index> m_offset;      // offset of W_l in w (−1 when not trainable)
+  std::vector<std::string> m_names;  // block name of each layer's weight (bias: "b" + suffix)
+  NetworkOptions m_options;
+  Index m_num_params = 0;
+};
+
+/// F = X Wᵀ, W is k x d.
+std::unique_ptr<Network> make_least_squares(MatrixR X, MatrixR Y, Reduction reduction);
+/// F = X W_1ᵀ ⋯ W_Lᵀ; `widths` are the hidden widths.
+std::unique_ptr<Network> make_deep_linear(MatrixR X, MatrixR Y, const std::vector<Index>& widths,
+                                          Reduction reduction);
+/// F_i = (1/√m) Σ_j v_j σ(w_jᵀ x_i); v = ±1 alternating unless given; v trained on request.
+std::unique_ptr<Network> make_shallow_net(MatrixR X, MatrixR Y, Index width, Activation activation,
+                                          const Vector* output_weights, bool train_output,
+                                          Reduction reduction);
+
+enum class Parameterization { NTK, Standard };
+struct MLPOptions {
+  Activation activation = Activation::Tanh;
+  Parameterization parameterization = Parameterization::NTK;
+  bool bias = false;
+  bool residual = false;
+  LossKind loss = LossKind::Square;
+  Reduction reduction = Reduction::Sum;
+  Index num_classes = 0;  // cross-entropy only
+};
+/// NTK: h_l = σ(W_l h_{l-1}/√m_{l-1}), N(0,1) init. Standard: no 1/√m, He (ReLU) or Xavier init.
+/// For cross-entropy pass the labels (n integers) and num_classes; Y is ignored.
+std::unique_ptr<Network> make_mlp(MatrixR X, MatrixR Y, IndexVector labels,
+                                  const std::vector<Index>& widths, const MLPOptions& options);
+
+}  // namespace landscope

@@ -1,0 +1,266 @@
+// Dense Hessians of layered networks.
+//
+// hessian(): the exact Hessian column by column, as Hessian-vector products with the basis
+// vectors, batched into groups of directions of one layer so that every step is a GEMM. A basis
+// direction of layer j0 has zero tangents below j0, so the forward pass starts at j0, and only
+// the rows of layers <= j0 are formed (the rest follow by symmetry): row p of H is computed for
+// the columns up to the end of its own layer, which covers the lower triangle.
+//
+// gauss_newton_dense(): G = J̃ᵀ J̃ with J̃ = D^{1/2} J, by upper-triangular tiles (a SYRK).
+// For a one-hidden-layer network whose output layer is frozen (ShallowNet) the residual part is
+// block diagonal and hessian() is G plus those blocks.
+#include <cmath>
+
+#include "network_internal.hpp"
+#include "parallel.hpp"
+
+namespace landscope {
+
+using detail::parallel_for;
+
+namespace {
+
+/// Lower triangle -> upper triangle, by tiles.
+void mirror_lower(MatrixR& H) {
+  const Index P = H.rows(), tile = 64, nt = (P + tile - 1) / tile;
+  parallel_for(nt, num_threads(), [&](Index I) {
+    for (Index J = I; J < nt; ++J) {
+      const Index r0 = I * tile, c0 = J * tile;
+      const Index rs = std::min(tile, P - r0), cs = std::min(tile, P - c0);
+      for (Index r = 0; r < rs; ++r)
+        for (Index c = 0; c < cs; ++c)
+          if (c0 + c > r0 + r) H(r0 + r, c0 + c) = H(c0 + c, r0 + r);
+    }
+  }, true);
+}
+
+struct Direction {
+  Index param;  // index p in w
+  Index unit;   // output unit a of the layer (column of z touched)
+  Index input;  // input unit b, or −1 for a bias
+};
+
+}  // namespace
+
+bool Network::shallow_fast_path() const {
+  return m_layers.size() == 2 && m_offset[0] >= 0 && m_offset[1] < 0 && !m_layers[0].bias;
+}
+
+MatrixR Network::hessian_basis(const VectorRef& w) const {
+  const Index n = num_samples(), P = m_num_params;
+  const std::size_t NL = m_layers.size();
+  const double norm = norm_factor(n);
+  Pass pass;
+  forward(w, nullptr, 0, n, pass, true);
+  loss_grad_out(pass, norm);
+  backward(w, pass, true);
+
+  // Groups of consecutive directions within one layer.
+  Index maxw = m_X.cols();
+  for (const Layer& L : m_layers) maxw = std::max(maxw, L.out);
+  const Index gmax = std::max<Index>(1, std::min<Index>(64, (Index(1) << 21) / (n * maxw)));
+  struct Group { std::size_t layer; std::vector<Direction> dirs; };
+  std::vector<Group> groups;
+  for (std::size_t j = 0; j < NL; ++j) {
+    if (m_offset[j] < 0) continue;
+    const Layer& L = m_layers[j];
+    const Index count = L.out * L.in + (L.bias ? L.out : 0);
+    for (Index q = 0; q < count; ++q) {
+      if (q % gmax == 0) groups.push_back({j, {}});
+      const bool is_bias = q >= L.out * L.in;
+      groups.back().dirs.push_back({m_offset[j] + q, is_bias ? q - L.out * L.in : q / L.in,
+                                    is_bias ? -1 : q % L.in});
+    }
+  }
+
+  MatrixR H(P, P);
+  parallel_for(static_cast<Index>(groups.size()), num_threads(), [&](Index gi) {
+    const Group& grp = groups[gi];
+    const std::size_t j0 = grp.layer;
+    const Index g = static_cast<Index>(grp.dirs.size());
+    const Layer& L0 = m_layers[j0];
+    // Tangent of z[j0]: one column per direction, u_t = s h[j0][:, b] (or 1 for a bias).
+    Matrix u(g * n, 1);
+    for (Index t = 0; t < g; ++t) {
+      const Direction& d = grp.dirs[t];
+      if (d.input >= 0) u.middleRows(t * n, n) = L0.scale * pass.h[j0].col(d.input);
+      else u.middleRows(t * n, n).setOnes();
+    }
+    std::vector<Matrix> Rz(NL), Rh(NL + 1);
+    Matrix RF;
+    if (j0 + 1 == NL) {
+      RF = Matrix::Zero(g * n, L0.out);
+      for (Index t = 0; t < g; ++t) RF.col(grp.dirs[t].unit).segment(t * n, n) = u.middleRows(t * n, n);
+    } else {
+      // Rh[j0+1]: a single nonzero column per direction; z[j0+1] gets an outer product.
+      Matrix rcol(g * n, 1);
+      for (Index t = 0; t < g; ++t)
+        rcol.middleRows(t * n, n) = u.middleRows(t * n, n).cwiseProduct(pass.d1[j0].col(grp.dirs[t].unit));
+      for (std::size_t j = j0 + 1; j < NL; ++j) {
+        const Layer& L = m_layers[j];
+        const RowMap W = weight(w, j);
+        Matrix& z = (j + 1 == NL) ? RF : Rz[j];
+        z.resize(g * n, L.out);
+        if (j == j0 + 1) {
+          for (Index t = 0; t < g; ++t)
+            z.middleRows(t * n, n).noalias() =
+                L.scale * rcol.middleRows(t * n, n) * W.col(grp.dirs[t].unit).transpose();
+        } else {
+          z.noalias() = L.scale * (Rh[j] * W.transpose());
+        }
+        if (j + 1 == NL) break;
+        Rh[j + 1] = z;
+        if (L.activation != Activation::Identity) detail::tile_mul(Rh[j + 1], pass.d1[j]);
+        if (L.residual) {
+          if (j == j0 + 1) {
+            for (Index t = 0; t < g; ++t)
+              Rh[j + 1].col(grp.dirs[t].unit).segment(t * n, n) += rcol.middleRows(t * n, n);
+          } else {
+            Rh[j + 1] += Rh[j];
+          }
+        }
+      }
+    }
+    // Backward R-pass.
+    Matrix Rdelta, Rdh, Rdh_above, T;
+    detail::apply_loss_curvature(m_options.loss, pass.p, RF, norm, Rdelta);
+    for (std::size_t j = NL; j-- > 0;) {
+      const Layer& L = m_layers[j];
+      const RowMap W = weight(w, j);
+      if (j <= j0 && m_offset[j] >= 0) {
+        // R(dW_j) for all directions at once: Rdelta (g·n x out) is, in memory, an
+        // n x (out·g) matrix whose column a·g + t is direction t's column a.
+        const Eigen::Map<const Matrix> M(Rdelta.data(), n, L.out * g);
+        T.noalias() = L.scale * (M.transpose() * pass.h[j]);
+        for (Index t = 0; t < g; ++t) {
+          double* row = H.row(grp.dirs[t].param).data() + m_offset[j];
+          for (Index a = 0; a < L.out; ++a)
+            Eigen::Map<Eigen::RowVectorXd>(row + a * L.in, L.in) = T.row(a * g + t);
+        }
+        if (L.bias) {
+          const Eigen::RowVectorXd cs = M.colwise().sum();
+          for (Index t = 0; t < g; ++t) {
+            double* row = H.row(grp.dirs[t].param).data() + m_offset[j] + L.out * L.in;
+            for (Index a = 0; a < L.out; ++a) row[a] = cs[a * g + t];
+          }
+        }
+      }
+      if (j == 0) break;
+      Rdh.noalias() = L.scale * (Rdelta * W);
+      if (j == j0)
+        for (Index t = 0; t < g; ++t) {
+          const Direction& d = grp.dirs[t];
+          if (d.input >= 0) Rdh.col(d.input).segment(t * n, n) += L.scale * pass.delta[j].col(d.unit);
+        }
+      if (L.residual && j + 1 < NL) Rdh += Rdh_above;
+      const Layer& below = m_layers[j - 1];
+      Rdelta = Rdh;
+      if (below.activation != Activation::Identity) {
+        detail::tile_mul(Rdelta, pass.d1[j - 1]);
+        if (j - 1 > j0) {
+          Matrix curv = pass.dh[j].cwiseProduct(pass.d2[j - 1]);
+          Matrix extra = Rz[j - 1];
+          detail::tile_mul(extra, curv);
+          Rdelta += extra;
+        } else if (j - 1 == j0) {
+          for (Index t = 0; t < g; ++t) {
+            const Index a = grp.dirs[t].unit;
+            Rdelta.col(a).segment(t * n, n).array() +=
+                pass.dh[j].col(a).array() * pass.d2[j - 1].col(a).array() * u.middleRows(t * n, n).array();
+          }
+        }
+      }
+      std::swap(Rdh, Rdh_above);
+    }
+  }, true);
+  mirror_lower(H);
+  return H;
+}
+
+void Network::weighted_jacobian(const VectorRef& w, MatrixR& Jt) const {
+  const Index n = num_samples(), k = output_dim();
+  Jt = jacobian(w);
+  const double norm = norm_factor(n);
+  if (m_options.loss == LossKind::Square) {
+    if (norm != 1.0) Jt *= std::sqrt(norm);
+    return;
+  }
+  // diag(p) − p pᵀ = Bᵀ B with B = (I − u uᵀ) diag(u), u = √p (a projector since |u| = 1).
+  const MatrixR P = outputs(w);
+  parallel_for(n, num_threads(), [&](Index i) {
+    Eigen::VectorXd f = P.row(i).transpose();
+    const double mx = f.maxCoeff();
+    Eigen::VectorXd p = (f.array() - mx).exp();
+    p /= p.sum();
+    const Eigen::VectorXd uvec = p.cwiseSqrt();
+    Matrix B = -uvec * uvec.transpose();
+    B.diagonal().array() += 1.0;
+    B = B * uvec.asDiagonal();
+    B *= std::sqrt(norm);
+    MatrixR rows = Jt.middleRows(i * k, k);
+    Jt.middleRows(i * k, k).noalias() = B * rows;
+  });
+}
+
+MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
+  MatrixR Jt;
+  weighted_jacobian(w, Jt);
+  const Index P = m_num_params, tile = 256, nt = (P + tile - 1) / tile;
+  MatrixR G(P, P);
+  std::vector<std::pair<Index, Index>> tiles;
+  for (Index I = 0; I < nt; ++I)
+    for (Index J = I; J < nt; ++J) tiles.emplace_back(I, J);
+  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
+    const Index r0 = tiles[t].first * tile, c0 = tiles[t].second * tile;
+    const Index rs = std::min(tile, P - r0), cs = std::min(tile, P - c0);
+    Matrix C;
+    C.noalias() = Jt.middleCols(r0, rs).transpose() * Jt.middleCols(c0, cs);
+    G.block(r0, c0, rs, cs) = C;
+    if (r0 != c0) G.block(c0, r0, cs, rs) = C.transpose();
+  }, true);
+  return G;
+}
+
+void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
+  // R = Σ_i Σ_c g_ic ∇²F_ic is block diagonal over hidden units a:
+  // R_aa = s_0² Σ_i dh[i,a] σ''(z[i,a]) x_i x_iᵀ with dh = s_1 g W_1.
+  const Index n = num_samples();
+  Pass pass;
+  forward(w, nullptr, 0, n, pass, true);
+  loss_grad_out(pass, norm_factor(n));
+  backward(w, pass, true);
+  const Layer& L = m_layers[0];
+  const Index d = L.in;
+  const Matrix c = (L.scale * L.scale) * pass.dh[1].cwiseProduct(pass.d2[0]);
+  const Matrix& X = pass.h[0];
+  parallel_for(L.out, num_threads(), [&](Index a) {
+    const Matrix CX = c.col(a).asDiagonal() * X;
+    H.block(m_offset[0] + a * d, m_offset[0] + a * d, d, d).noalias() += X.transpose() * CX;
+  });
+}
+
+MatrixR Network::hessian(const VectorRef& w) const {
+  check_params(w);
+  if (shallow_fast_path()) {
+    MatrixR H = gauss_newton_dense(w);
+    shallow_residual_part(w, H);
+    return H;
+  }
+  return hessian_basis(w);
+}
+
+std::pair<MatrixR, MatrixR> Network::hessian_parts(const VectorRef& w) const {
+  check_params(w);
+  MatrixR G = gauss_newton_dense(w);
+  MatrixR R;
+  if (shallow_fast_path()) {
+    R = MatrixR::Zero(G.rows(), G.cols());
+    shallow_residual_part(w, R);
+  } else {
+    R = hessian_basis(w);
+    R -= G;
+  }
+  return {std::move(G), std::move(R)};
+}
+
+}  // namespace landscope
