@@ -168,70 +168,106 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 def _sigmoid_pair(x):
     """Return (sigmoid(x), 1 - sigmoid(x)) computed stably."""
-    e = np.exp(-np.abs(x))
-    inv = 1.0 / (1.0 + e)
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)                 # e = exp(-|x|) in (0, 1]
+    inv = e + 1.0
+    np.reciprocal(inv, out=inv)      # 1 / (1 + e)
+    e *= inv                         # e / (1 + e)
     pos = x >= 0
-    s = np.where(pos, inv, e * inv)
-    sc = np.where(pos, e * inv, inv)
-    return s, sc
+    s = np.where(pos, inv, e)
+    np.copyto(e, inv, where=~pos)    # reuse buffer for the complement
+    return s, e
 
 
-def _act_identity(x, order):
+def _act_identity(x, order, overwrite=False):
     d1 = np.ones_like(x) if order >= 1 else None
     return x, d1, None  # sigma'' = 0 represented by None
 
 
-def _act_tanh(x, order):
-    t = np.tanh(x)
+def _act_tanh(x, order, overwrite=False):
+    t = np.tanh(x, out=x if overwrite else None)
     if order == 0:
         return t, None, None
-    d1 = 1.0 - t * t
-    d2 = -2.0 * t * d1 if order >= 2 else None
+    d1 = np.multiply(t, t)
+    np.subtract(1.0, d1, out=d1)
+    d2 = None
+    if order >= 2:
+        d2 = np.multiply(t, d1)
+        d2 *= -2.0
     return t, d1, d2
 
 
-def _act_sigmoid(x, order):
+def _act_sigmoid(x, order, overwrite=False):
     s, sc = _sigmoid_pair(x)
     if order == 0:
         return s, None, None
     d1 = s * sc
-    d2 = d1 * (sc - s) if order >= 2 else None
+    d2 = None
+    if order >= 2:
+        d2 = np.subtract(sc, s)
+        d2 *= d1
     return s, d1, d2
 
 
-def _act_softplus(x, order):
-    f = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+def _act_softplus(x, order, overwrite=False):
+    f = np.abs(x)
+    np.negative(f, out=f)
+    np.exp(f, out=f)
+    np.log1p(f, out=f)
+    f += np.maximum(x, 0.0)
     if order == 0:
         return f, None, None
     s, sc = _sigmoid_pair(x)
-    d2 = s * sc if order >= 2 else None
+    d2 = None
+    if order >= 2:
+        sc *= s
+        d2 = sc
     return f, s, d2
 
 
-def _act_gelu(x, order):
-    Phi = 0.5 * erfc(-x * _INV_SQRT2)
+def _act_gelu(x, order, overwrite=False):
+    Phi = erfc(x * -_INV_SQRT2)
+    Phi *= 0.5
     f = x * Phi
     if order == 0:
         return f, None, None
-    phi = _INV_SQRT2PI * np.exp(-0.5 * x * x)
-    d1 = Phi + x * phi
-    d2 = phi * (2.0 - x * x) if order >= 2 else None
+    x2 = x * x
+    phi = x2 * -0.5
+    np.exp(phi, out=phi)
+    phi *= _INV_SQRT2PI
+    d1 = x * phi
+    d1 += Phi
+    d2 = None
+    if order >= 2:
+        np.subtract(2.0, x2, out=x2)
+        x2 *= phi
+        d2 = x2
     return f, d1, d2
 
 
-def _act_silu(x, order):
+def _act_silu(x, order, overwrite=False):
     s, sc = _sigmoid_pair(x)
     f = x * s
     if order == 0:
         return f, None, None
-    d1 = s * (1.0 + x * sc)
-    d2 = s * sc * (2.0 + x * (sc - s)) if order >= 2 else None
-    return f, d1, d2
+    t = x * sc
+    t += 1.0
+    t *= s                                  # sigma' = s (1 + x (1 - s))
+    d2 = None
+    if order >= 2:
+        u = np.subtract(sc, s)
+        u *= x
+        u += 2.0
+        sc *= s
+        u *= sc                             # sigma'' = s(1-s)(2 + x(1 - 2s))
+        d2 = u
+    return f, t, d2
 
 
-def _act_relu(x, order):
-    f = np.maximum(x, 0.0)
+def _act_relu(x, order, overwrite=False):
     d1 = (x > 0).astype(np.float64) if order >= 1 else None
+    f = np.maximum(x, 0.0, out=x if overwrite else None)
     return f, d1, None  # sigma'' = 0
 
 
@@ -428,12 +464,13 @@ class _Network:
                 z *= lay.scale
             if bs[i] is not None:
                 z += bs[i]
-            zs.append(z)
             if i == last:
+                zs.append(z)
                 break
-            a, d1, d2 = self._act(z, order)
+            zs.append(None)  # hidden pre-activations are not kept (z may be overwritten)
+            a, d1, d2 = self._act(z, order, True)
             if self.res[i]:
-                a = h + a
+                a += h
             h = a
             hs.append(h)
             d1s.append(d1)
@@ -475,7 +512,7 @@ class _Network:
         """Apply d^2 l / dF^2 to RF of shape (nb, B, k) (or (nb, k))."""
         c = 1.0 / nb if self.reduction == "mean" else 1.0
         if self.loss_type == "square":
-            return RF * c if c != 1.0 else RF.copy()
+            return RF * c if c != 1.0 else RF
         pe = p[:, None, :] if RF.ndim == 3 else p
         pr = pe * RF
         out = pr - pe * pr.sum(axis=-1, keepdims=True)
@@ -497,6 +534,7 @@ class _Network:
         return self._backward(fw, g)
 
     def _backward(self, fw, g):
+        """Reverse pass; overwrites the (single-use) forward cache to save memory."""
         out = np.empty(self.num_params)
         delta = g
         dh_next = None
@@ -504,20 +542,23 @@ class _Network:
             lay = self.layers[i]
             s = lay.scale
             if lay.trainable:
-                gW = delta.T @ fw.hs[i]
+                gW = out[lay.off_W:lay.off_W + lay.m_out * lay.m_in].reshape(lay.m_out, lay.m_in)
+                np.matmul(delta.T, fw.hs[i], out=gW)
                 if s != 1.0:
                     gW *= s
-                out[lay.off_W:lay.off_W + gW.size] = gW.ravel()
                 if lay.bias:
-                    out[lay.off_b:lay.off_b + lay.m_out] = delta.sum(axis=0)
+                    np.sum(delta, axis=0, out=out[lay.off_b:lay.off_b + lay.m_out])
             if i == 0:
                 break
-            dh = delta @ fw.Ws[i]
+            dh = np.matmul(delta, fw.Ws[i], out=fw.hs[i])  # hs[i] is dead now
             if s != 1.0:
                 dh *= s
             if self.res[i]:
                 dh += dh_next
-            delta = dh * fw.d1[i - 1]
+            if self.res[i - 1]:
+                delta = dh * fw.d1[i - 1]     # dh still needed for the skip path
+            else:
+                delta = np.multiply(dh, fw.d1[i - 1], out=dh)
             dh_next = dh
         return out
 
@@ -530,11 +571,13 @@ class _Network:
         X, Y = self._batch(samples)
         fw = self._forward(w, X, 2)
         g, p = self._loss_grad_F(fw.F, Y)
-        out = self._hvp_core(fw, g, p, V2)
+        out = self._hvp_core(fw, g, p, V2, consume=True)
         return out[:, 0] if one else out
 
-    def _hvp_core(self, fw, g, p, V):
-        """Forward-over-reverse R-op.  Tangents use the layout (nb, B, m)."""
+    def _hvp_core(self, fw, g, p, V, consume=False):
+        """Forward-over-reverse R-op.  Tangents use the layout (nb, B, m).
+
+        consume=True allows overwriting the forward cache `fw` (single use)."""
         nb = fw.X.shape[0]
         B = V.shape[1]
         layers = self.layers
@@ -572,9 +615,9 @@ class _Network:
             Rzs.append(Rz)
             if i == nl - 1:
                 break
-            Rh_new = fw.d1[i][:, None, :] * Rz
-            if self.res[i]:
-                Rh_new += Rh if Rh is not None else 0.0
+            Rh_new = np.multiply(Rz, fw.d1[i][:, None, :])
+            if self.res[i] and Rh is not None:
+                Rh_new += Rh
             Rh = Rh_new
             Rhs.append(Rh)
 
@@ -590,20 +633,23 @@ class _Network:
                 h = fw.hs[i]
                 # R(dW) = s (Rdelta^T h + delta^T Rh), stored as (m_out, m_in, B)
                 T = (h.T @ Rdelta.reshape(nb, B * m_out)).reshape(m_in, B, m_out).transpose(2, 0, 1)
-                if Rhs[i] is not None:
-                    T = T + (delta.T @ Rhs[i].reshape(nb, B * m_in)).reshape(m_out, B, m_in).transpose(0, 2, 1)
                 dst = out[lay.off_W:lay.off_W + m_out * m_in].reshape(m_out, m_in, B)
-                if s != 1.0:
-                    np.multiply(T, s, out=dst)
+                if Rhs[i] is not None:
+                    T2 = (delta.T @ Rhs[i].reshape(nb, B * m_in)).reshape(m_out, B, m_in).transpose(0, 2, 1)
+                    np.add(T, T2, out=dst)
                 else:
-                    dst[...] = T
+                    np.copyto(dst, T)
+                if s != 1.0:
+                    dst *= s
                 if lay.bias:
-                    out[lay.off_b:lay.off_b + m_out] = Rdelta.sum(axis=0).T
+                    np.sum(Rdelta, axis=0, out=out[lay.off_b:lay.off_b + m_out].T)
             if i == 0:
                 break
             W = fw.Ws[i]
-            dh = delta @ W
-            Rdh = (Rdelta.reshape(nb * B, m_out) @ W).reshape(nb, B, m_in)
+            # fw.hs[i] (if consumable) and Rhs[i] are dead from here on: reuse them
+            dh = np.matmul(delta, W, out=fw.hs[i] if consume else None)
+            Rdh = Rhs[i] if Rhs[i] is not None else np.empty((nb, B, m_in))
+            np.matmul(Rdelta.reshape(nb * B, m_out), W, out=Rdh.reshape(nb * B, m_in))
             if dWs[i] is not None:
                 M = dWs[i].transpose(0, 2, 1).reshape(m_out, B * m_in)
                 Rdh += (delta @ M).reshape(nb, B, m_in)
@@ -614,10 +660,14 @@ class _Network:
                 dh += dh_next
                 Rdh += Rdh_next
             d1 = fw.d1[i - 1]
-            Rdelta = Rdh * d1[:, None, :]
+            keep = self.res[i - 1]    # dh, Rdh needed again for the skip path
+            Rdelta = Rdh * d1[:, None, :] if keep else np.multiply(Rdh, d1[:, None, :], out=Rdh)
             if self._has_d2:
-                Rdelta += (dh * fw.d2[i - 1])[:, None, :] * Rzs[i - 1]
-            delta = dh * d1
+                Rz = Rzs[i - 1]       # not needed after this point
+                Rz *= fw.d2[i - 1][:, None, :]
+                Rz *= dh[:, None, :]
+                Rdelta += Rz
+            delta = dh * d1 if keep else np.multiply(dh, d1, out=dh)
             dh_next, Rdh_next = dh, Rdh
         return out
 
@@ -736,7 +786,6 @@ class _Shallow(_Network):
         s2 = lay2.scale
         fw = self._forward(w, X, 2)
         v = fw.Ws[1][0]                       # (m,)
-        z = fw.zs[0]                          # (n, m)   (s_1 = 1)
         d1 = fw.d1[0]
         d2 = fw.d2[0] if fw.d2[0] is not None else None
         c = 1.0 / n if self.reduction == "mean" else 1.0

@@ -40,6 +40,13 @@ void tile_mul(Matrix& R, const Matrix& S) {
 
 namespace {
 
+/// The calling thread's workspace: intermediates keep their capacity from call to call,
+/// so repeated gradients and HVPs do not go back to the allocator.
+Network::Pass& local_pass() {
+  thread_local Network::Pass pass;
+  return pass;
+}
+
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
 
 void check_finite(const MatrixR& A, const char* name) {
@@ -261,7 +268,7 @@ double Network::loss(const VectorRef& w, const IndexVector* samples) const {
   const double norm = norm_factor(n);
   std::vector<double> parts(blocks, 0.0);
   parallel_for(blocks, num_threads(), [&](Index b) {
-    Pass pass;
+    Pass& pass = local_pass();
     forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, false);
     parts[b] = loss_grad_out(pass, norm);
   });
@@ -278,7 +285,7 @@ double Network::loss_and_gradient(const VectorRef& w, Vector& grad, const IndexV
   std::vector<double> parts(blocks, 0.0);
   std::vector<Vector> grads(blocks);
   parallel_for(blocks, num_threads(), [&](Index b) {
-    Pass pass;
+    Pass& pass = local_pass();
     forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, false);
     parts[b] = loss_grad_out(pass, norm);
     backward(w, pass, false);
@@ -299,7 +306,7 @@ MatrixR Network::outputs(const VectorRef& w) const {
   const Index n = num_samples(), blocks = detail::num_blocks(n);
   MatrixR F(n, output_dim());
   parallel_for(blocks, num_threads(), [&](Index b) {
-    Pass pass;
+    Pass& pass = local_pass();
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
     forward(w, nullptr, lo, hi, pass, false);
     F.middleRows(lo, hi - lo) = pass.z.back();
@@ -417,19 +424,19 @@ void Network::jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) c
   const std::size_t NL = m_layers.size();
   pass.Rh.resize(NL);
   pass.Rz.resize(NL);
-  Matrix Rz;
   for (std::size_t j = 0; j < NL; ++j) {
     const Layer& L = m_layers[j];
-    Rz = Matrix::Zero(pass.rows, L.out);
+    Matrix& Rz = (j + 1 == NL) ? RF : pass.Rz[j];
+    Rz.setZero(pass.rows, L.out);
     if (j > 0) Rz.noalias() += L.scale * (pass.Rh[j] * weight(w, j).transpose());
     if (m_offset[j] >= 0) {
       Rz.noalias() += L.scale * (pass.h[j] * RowMap(v + m_offset[j], L.out, L.in).transpose());
       if (L.bias) Rz.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(v + m_offset[j] + L.out * L.in, L.out);
     }
-    if (j + 1 == NL) { RF = std::move(Rz); break; }
-    pass.Rh[j + 1] = (L.activation == Activation::Identity) ? Rz : Rz.cwiseProduct(pass.d1[j]);
+    if (j + 1 == NL) break;
+    if (L.activation == Activation::Identity) pass.Rh[j + 1] = Rz;
+    else pass.Rh[j + 1].noalias() = Rz.cwiseProduct(pass.d1[j]);
     if (L.residual) pass.Rh[j + 1] += pass.Rh[j];
-    pass.Rz[j] = std::move(Rz);
   }
 }
 
@@ -439,7 +446,9 @@ void Network::r_pass(const VectorRef& w, const double* v, Pass& pass, double nor
   const std::size_t NL = m_layers.size();
   jvp(w, v, pass, pass.RF);
   detail::apply_loss_curvature(m_options.loss, pass.p, pass.RF, norm, pass.Rdelta);
-  Matrix Rdh, Rdh_above;
+  pass.Rdh.resize(2);
+  Matrix& Rdh = pass.Rdh[0];
+  Matrix& Rdh_above = pass.Rdh[1];
   for (std::size_t j = NL; j-- > 0;) {
     const Layer& L = m_layers[j];
     const RowMap W = weight(w, j);
@@ -473,7 +482,7 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
   const double norm = norm_factor(n);
   std::vector<Matrix> parts(blocks);
   parallel_for(blocks, num_threads(), [&](Index blk) {
-    Pass pass;
+    Pass& pass = local_pass();
     forward(w, samples, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, true);
     loss_grad_out(pass, norm);
     backward(w, pass, true);
@@ -498,15 +507,14 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
   const double norm = norm_factor(n);
   std::vector<Matrix> parts(blocks);
   parallel_for(blocks, num_threads(), [&](Index blk) {
-    Pass pass;
+    Pass& pass = local_pass();
     forward(w, nullptr, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, false);
     loss_grad_out(pass, norm);
     parts[blk] = Matrix::Zero(m_num_params, b);
-    Matrix RF;
-    for (Index c = 0; c < b; ++c) {
+ for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
-      jvp(w, v.data(), pass, RF);               // J v
-      loss_curvature(pass, RF, norm, pass.g);   // D J v
+      jvp(w, v.data(), pass, pass.RF);              // J v
+      loss_curvature(pass, pass.RF, norm, pass.g);   // D J v
       backward(w, pass, false);                 // Jᵀ D J v
       accumulate_gradient(pass, parts[blk].col(c).data());
     }

@@ -1,0 +1,67 @@
+"""landscope: exact losses, gradients, Hessians, Hessian-vector products, Jacobians and tangent
+kernels of over-parameterized models, computed by a C++/Eigen engine.
+
+>>> import numpy as np, landscope
+>>> X = np.random.default_rng(0).standard_normal((32, 4)); y = np.tanh(X[:, 0])
+>>> net = landscope.ShallowNet(X, y, width=64)
+>>> w = net.init(seed=0)
+>>> H = net.hessian(w)            # (256, 256), exact
+>>> Hv = net.hvp(w, np.ones(net.num_params))
+"""
+from __future__ import annotations
+
+from ._loader import core as _core
+from ._loader import isa as _isa
+from .models import MLP, DeepLinear, LeastSquares, Model, ProductToy, ShallowNet
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Model",
+    "LeastSquares",
+    "DeepLinear",
+    "ProductToy",
+    "ShallowNet",
+    "MLP",
+    "set_num_threads",
+    "get_num_threads",
+    "info",
+    "__version__",
+]
+
+
+def set_num_threads(n: int | None) -> None:
+    """Threads for every landscope computation.
+
+    ``n >= 1`` fixes the count; negative ``n`` counts back from the number of processors
+    (-1 = all); ``None`` returns to the OpenMP default (``OMP_NUM_THREADS``, or what
+    threadpoolctl sets). 0 is an error.
+    """
+    if n is None:
+        _core.set_num_threads(0)
+        return
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n: expected an integer or None, got {n!r}")
+    if n == 0:
+        raise ValueError("n: expected a thread count >= 1, a negative count back from the maximum, or None; got 0")
+    if n < 0:
+        n = max(1, _core.max_threads() + 1 + n)
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads the next landscope computation will use."""
+    return _core.num_threads()
+
+
+def info() -> dict:
+    """Version, Eigen version, SIMD build, OpenMP on/off and thread count."""
+    return {
+        "version": __version__,
+        "eigen": _core.eigen_version,
+        "isa": _isa,
+        "simd": _core.simd,
+        "openmp": bool(_core.has_openmp()),
+        "threads": get_num_threads(),
+        "processors": _core.max_threads(),
+    }
