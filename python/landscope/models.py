@@ -154,7 +154,8 @@ class LeastSquares(Model):
     def __init__(self, X, y, *, reduction: str = "sum"):
         X = val.as_data(X)
         Y = val.as_targets(y, X.shape[0])
-        self._m = _core.least_squares(X, Y, _reduction(reduction))
+        self.reduction = _reduction(reduction)
+        self._m = _core.least_squares(X, Y, self.reduction)
 
 
 class DeepLinear(Model):
@@ -167,7 +168,8 @@ class DeepLinear(Model):
         X = val.as_data(X)
         Y = val.as_targets(y, X.shape[0])
         self.widths = val.as_widths("widths", widths)
-        self._m = _core.deep_linear(X, Y, self.widths, _reduction(reduction))
+        self.reduction = _reduction(reduction)
+        self._m = _core.deep_linear(X, Y, self.widths, self.reduction)
 
 
 class ProductToy(Model):
@@ -183,6 +185,7 @@ class ProductToy(Model):
         if d < 1:
             raise ValueError(f"d: expected a dimension >= 1, got {d}")
         self.d = int(d)
+        self.reduction = "sum"
         self._m = _core.ProductToy(self.d)
 
     def _describe(self) -> str:
@@ -211,7 +214,8 @@ class ShallowNet(Model):
                 raise ValueError(f"output_weights: expected shape ({width},), got {v.shape}")
         self.width = width
         self.activation = _choice("activation", activation, _ACTIVATIONS)
-        self._m = _core.shallow_net(X, Y, width, self.activation, v, bool(train_output), _reduction(reduction))
+        self.reduction = _reduction(reduction)
+        self._m = _core.shallow_net(X, Y, width, self.activation, v, bool(train_output), self.reduction)
 
 
 class MLP(Model):
@@ -236,6 +240,7 @@ class MLP(Model):
         self.activation = _choice("activation", activation, _ACTIVATIONS)
         self.parameterization = _choice("parameterization", parameterization, ("ntk", "standard"))
         self.loss_name = _choice("loss", loss, ("square", "cross_entropy"))
+        self.reduction = _reduction(reduction)
         if self.loss_name == "square":
             if num_classes is not None:
                 raise ValueError("num_classes: only meaningful with loss='cross_entropy'")
@@ -245,4 +250,4 @@ class MLP(Model):
             labels, k = val.as_labels(y, n, num_classes)
             Y = np.zeros((0, 0))
         self._m = _core.mlp(X, Y, labels, self.widths, self.activation, self.parameterization,
-                            bool(bias), bool(residual), self.loss_name, _reduction(reduction), k)
+                            bool(bias), bool(residual), self.loss_name, self.reduction, k)

@@ -1,0 +1,1 @@
+"""Benchmarks of landscope against vectorized numpy (installed as landscope.bench)."""

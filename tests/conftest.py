@@ -1,0 +1,44 @@
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+# The independent numpy reference lives in bench/ (it is also what the benchmarks time).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
+
+ACTIVATIONS = ["identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu"]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def make_data(rng, n=6, d=3, k=1):
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal((n, k))
+    return X, Y
+
+
+def central_gradient(f, w, h=1e-5):
+    g = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        g[i] = (f(w + e) - f(w - e)) / (2 * h)
+    return g
+
+
+def central_jacobian(f, w, h=1e-5):
+    cols = []
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        cols.append((np.asarray(f(w + e)) - np.asarray(f(w - e))).ravel() / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
