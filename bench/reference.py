@@ -582,15 +582,19 @@ class _Network:
         B = V.shape[1]
         layers = self.layers
         nl = len(layers)
-        # parameter directions, in layouts convenient for single GEMMs
+        # parameter directions (None where identically zero, e.g. identity
+        # column blocks of the dense Hessian that do not touch a layer)
         dWs, dbs = [], []
         for lay in layers:
+            dW = db = None
             if lay.trainable:
-                dWs.append(V[lay.off_W:lay.off_W + lay.m_out * lay.m_in].reshape(lay.m_out, lay.m_in, B))
-                dbs.append(V[lay.off_b:lay.off_b + lay.m_out] if lay.bias else None)  # (m_out, B)
-            else:
-                dWs.append(None)
-                dbs.append(None)
+                dW = V[lay.off_W:lay.off_W + lay.m_out * lay.m_in]
+                dW = dW.reshape(lay.m_out, lay.m_in, B) if dW.any() else None
+                if lay.bias:
+                    db = V[lay.off_b:lay.off_b + lay.m_out]  # (m_out, B)
+                    db = db if db.any() else None
+            dWs.append(dW)
+            dbs.append(db)
 
         # ---- forward tangent pass
         Rhs = [None]  # Rh_0 = 0
@@ -605,19 +609,29 @@ class _Network:
             if dWs[i] is not None:
                 M = dWs[i].transpose(1, 2, 0).reshape(m_in, B * m_out)
                 t = (h @ M).reshape(nb, B, m_out)
-                Rz = t if Rz is None else (Rz + t)
-            if Rz is None:
-                Rz = np.zeros((nb, B, m_out))
-            elif s != 1.0:
+                if Rz is None:
+                    Rz = t
+                else:
+                    Rz += t
+            if Rz is not None and s != 1.0:
                 Rz *= s
             if dbs[i] is not None:
+                if Rz is None:
+                    Rz = np.zeros((nb, B, m_out))
                 Rz += dbs[i].T[None, :, :]
-            Rzs.append(Rz)
             if i == nl - 1:
+                if Rz is None:
+                    Rz = np.zeros((nb, B, m_out))
+                Rzs.append(Rz)
                 break
-            Rh_new = np.multiply(Rz, fw.d1[i][:, None, :])
-            if self.res[i] and Rh is not None:
-                Rh_new += Rh
+            Rzs.append(Rz)   # None means identically zero
+            if Rz is None:
+                # tangent of h_l is zero, or just the skip path (copy: buffers get reused)
+                Rh_new = Rh.copy() if (self.res[i] and Rh is not None) else None
+            else:
+                Rh_new = np.multiply(Rz, fw.d1[i][:, None, :])
+                if self.res[i] and Rh is not None:
+                    Rh_new += Rh
             Rh = Rh_new
             Rhs.append(Rh)
 
@@ -662,7 +676,7 @@ class _Network:
             d1 = fw.d1[i - 1]
             keep = self.res[i - 1]    # dh, Rdh needed again for the skip path
             Rdelta = Rdh * d1[:, None, :] if keep else np.multiply(Rdh, d1[:, None, :], out=Rdh)
-            if self._has_d2:
+            if self._has_d2 and Rzs[i - 1] is not None:
                 Rz = Rzs[i - 1]       # not needed after this point
                 Rz *= fw.d2[i - 1][:, None, :]
                 Rz *= dh[:, None, :]
@@ -673,7 +687,7 @@ class _Network:
 
     # ---------------- Hessian ----------------
     def _hessian_block_size(self, nb):
-        budget = 1 << 22  # ~32 MB per tangent array
+        budget = 1 << 20  # ~8 MB per tangent array (keeps temporaries cache/allocator friendly)
         return int(max(1, min(256, budget // max(1, nb * self.max_width))))
 
     def hessian(self, w):
@@ -819,10 +833,6 @@ class _Shallow(_Network):
             Hc2 = _split_view(H[mdW:, :mdW], (m, m, d))
             Hc2[jj, jj, :] += cross
         return H
-
-    def gauss_newton(self, w):
-        w = self._check_w(w)
-        return self._gn_from_J(self.jacobian(w), self._forward(w, self.X, 0).F)
 
 
 # --------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_minibatch_samples(case):
     assert np.isclose(model.loss(w, samples=idx), expected, rtol=1e-13)
     g = model.gradient(w, samples=idx)
     assert rel_err(g, central_gradient(lambda u: model.loss(u, samples=idx), w)) < 1e-7
-    v = np.ones(model.num_params)
+    v = np.random.default_rng(2).standard_normal(model.num_params)
     h = 1e-5
     fd = (model.gradient(w + h * v, samples=idx) - model.gradient(w - h * v, samples=idx)) / (2 * h)
     assert rel_err(model.hvp(w, v, samples=idx), fd) < 1e-6

@@ -27,7 +27,8 @@ Reduction reduction_from(const std::string& r) {
 }  // namespace
 
 void bind_models(py::module_& m) {
-  py::class_<Model>(m, "Model")
+  // module_local: the portable and the AVX2 builds of the module can be loaded side by side.
+  py::class_<Model>(m, "Model", py::module_local())
       .def_property_readonly("num_params", &Model::num_params)
       .def_property_readonly("num_samples", &Model::num_samples)
       .def_property_readonly("output_dim", &Model::output_dim)
@@ -59,8 +60,8 @@ void bind_models(py::module_& m) {
       .def("hessian", &Model::hessian, py::arg("w"), Release())
       .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
 
-  py::class_<Network, Model>(m, "Network");
-  py::class_<ProductToy, Model>(m, "ProductToy").def(py::init<Index>(), py::arg("d"));
+  py::class_<Network, Model>(m, "Network", py::module_local());
+  py::class_<ProductToy, Model>(m, "ProductToy", py::module_local()).def(py::init<Index>(), py::arg("d"));
 
   m.def("least_squares",
         [](MatrixR X, MatrixR Y, const std::string& reduction) {

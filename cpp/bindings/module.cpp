@@ -17,7 +17,14 @@ PYBIND11_MODULE(LANDSCOPE_MODULE_NAME, m) {
   m.attr("__version__") = LANDSCOPE_VERSION;
   m.attr("eigen_version") = std::to_string(EIGEN_WORLD_VERSION) + "." +
                             std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
-  m.attr("simd") = Eigen::SimdInstructionSetsInUse();
+  std::string simd = Eigen::SimdInstructionSetsInUse();
+#if defined(__AVX2__)
+  simd = "AVX2, " + simd;
+#endif
+#if defined(__FMA__)
+  simd = "FMA, " + simd;
+#endif
+  m.attr("simd") = simd;
   bind_threads(m);
   bind_models(m);
 }

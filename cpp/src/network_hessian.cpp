@@ -215,6 +215,7 @@ MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
     const Index rs = std::min(tile, P - r0), cs = std::min(tile, P - c0);
     Matrix C;
     C.noalias() = Jt.middleCols(r0, rs).transpose() * Jt.middleCols(c0, cs);
+    if (r0 == c0) C.triangularView<Eigen::StrictlyUpper>() = C.transpose();  // exact symmetry
     G.block(r0, c0, rs, cs) = C;
     if (r0 != c0) G.block(c0, r0, cs, rs) = C.transpose();
   }, true);
@@ -235,7 +236,9 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
   const Matrix& X = pass.h[0];
   parallel_for(L.out, num_threads(), [&](Index a) {
     const Matrix CX = c.col(a).asDiagonal() * X;
-    H.block(m_offset[0] + a * d, m_offset[0] + a * d, d, d).noalias() += X.transpose() * CX;
+    Matrix B = X.transpose() * CX;
+    B.triangularView<Eigen::StrictlyUpper>() = B.transpose();  // exact symmetry
+    H.block(m_offset[0] + a * d, m_offset[0] + a * d, d, d) += B;
   });
 }
 

@@ -1,0 +1,34 @@
+// landscope from C++ alone: build an MLP, take its gradient and a Hessian-vector product.
+//   cmake -S . -B build-cpp -DLANDSCOPE_EXAMPLES=ON && cmake --build build-cpp --target mlp_example
+//   ./build-cpp/mlp_example
+#include <cmath>
+#include <cstdio>
+
+#include "landscope/landscope.hpp"
+
+int main() {
+  using namespace landscope;
+  const Index n = 32, d = 4;
+  MatrixR X(n, d), Y(n, 1);
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < d; ++j) X(i, j) = std::sin(1.0 + i * d + j);  // deterministic data
+    Y(i, 0) = std::tanh(X(i, 0) - 0.5 * X(i, 1));
+  }
+  MLPOptions options;
+  options.activation = Activation::Tanh;
+  auto net = make_mlp(X, Y, IndexVector(), {16, 16}, options);
+
+  const Vector w = net->init(/*seed=*/0);
+  Vector grad;
+  const double loss = net->loss_and_gradient(w, grad);
+  const Vector v = Vector::Ones(net->num_params());
+  const Matrix Hv = net->hvp(w, v);
+
+  std::printf("params %ld\n", static_cast<long>(net->num_params()));
+  std::printf("loss %.17g\n", loss);
+  std::printf("grad_norm %.17g\n", grad.norm());
+  std::printf("grad[0:3] %.17g %.17g %.17g\n", grad[0], grad[1], grad[2]);
+  std::printf("hvp_norm %.17g\n", Hv.norm());
+  std::printf("vHv %.17g\n", v.dot(Hv.col(0)));
+  return 0;
+}
