@@ -30,17 +30,16 @@ Array tanh_u(const A& x) {
 }
 
 // tanh(x) to double precision with vectorizable arithmetic: a rational approximation
-// x + x³ P(x²)/Q(x²) for |x| < 0.625, and (1 − u)/(1 + u) with u = exp(−2|x|) beyond.
+// x + x³ P(x²)/Q(x²) for |x| < 0.625 (tanh_small), and sign(x)(1 − u)/(1 + u) with
+// u = exp(−2|x|) beyond.
 template <typename A>
-Array tanh_of(const A& x, const Array& u) {
+Array tanh_small(const A& x) {
   const Array z = x * x;
   const Array p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
                   - 1.61468768441708447952e3;
   const Array q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
                   + 4.84406305325125486048e3;
-  const Array small = x + x * z * p / q;
-  const Array large = x.sign() * (1.0 - u) / (1.0 + u);
-  return (x.abs() < 0.625).select(small, large);
+  return x + x * z * p / q;
 }
 
 template <typename A>
@@ -75,84 +74,102 @@ std::string to_string(Activation a) {
   return "unknown";
 }
 
+namespace {
+
+/// One block: y = σ(x), g1 = σ'(x), g2 = σ''(x); any output may be null.
+void kernel(Activation a, const Seg& x, double* y, double* g1, double* g2) {
+  const Index len = x.size();
+  switch (a) {
+    case Activation::Identity:
+      if (y) OutSeg(y, len) = x;
+      if (g1) OutSeg(g1, len).setOnes();
+      if (g2) OutSeg(g2, len).setZero();
+      return;
+    case Activation::Tanh: {
+      // σ' = sech²x = 4u/(1+u)², accurate for every x; σ'' = −2 tanh(x) σ'.
+      const Array u = tanh_u(x);
+      const Array r = 1.0 / (1.0 + u);
+      Array t;
+      if (y || g2) t = (x.abs() < 0.625).select(tanh_small(x), x.sign() * (1.0 - u) * r);
+      if (y) OutSeg(y, len) = t;
+      if (g1 || g2) {
+        const Array s1 = 4.0 * u * r * r;
+        if (g1) OutSeg(g1, len) = s1;
+        if (g2) OutSeg(g2, len) = -2.0 * t * s1;
+      }
+      return;
+    }
+    case Activation::Sigmoid:
+    case Activation::Silu: {
+      // s = sigmoid(x) and sn = 1 − s = sigmoid(−x), each without cancellation.
+      const Array s = sigmoid_of(x);
+      const Array sn = 1.0 / (1.0 + x.exp());
+      if (a == Activation::Sigmoid) {
+        if (y) OutSeg(y, len) = s;
+        if (g1) OutSeg(g1, len) = s * sn;
+        if (g2) OutSeg(g2, len) = s * sn * (sn - s);
+      } else {  // silu: x s, σ' = s(1 + x sn), σ'' = s sn (2 + x (sn − s))
+        if (y) OutSeg(y, len) = x * s;
+        if (g1) OutSeg(g1, len) = s * (1.0 + x * sn);
+        if (g2) OutSeg(g2, len) = s * sn * (2.0 + x * (sn - s));
+      }
+      return;
+    }
+    case Activation::Softplus: {
+      // σ = max(x, 0) + log1p(e^{−|x|}), σ' = sigmoid(x), σ'' = sigmoid(x) sigmoid(−x).
+      if (y)
+        for (Index i = 0; i < len; ++i) y[i] = std::max(x[i], 0.0) + std::log1p(std::exp(-std::abs(x[i])));
+      if (g1 || g2) {
+        const Array s = sigmoid_of(x);
+        if (g1) OutSeg(g1, len) = s;
+        if (g2) OutSeg(g2, len) = s / (1.0 + x.exp());
+      }
+      return;
+    }
+    case Activation::Gelu:
+      // σ = x Φ(x), σ' = Φ(x) + x φ(x), σ'' = φ(x)(2 − x²).
+      for (Index i = 0; i < len; ++i) {
+        const double v = x[i];
+        const double Phi = 0.5 * std::erfc(-v * kInvSqrt2);
+        if (y) y[i] = v * Phi;
+        if (g1 || g2) {
+          const double phi = kInvSqrt2Pi * std::exp(-0.5 * v * v);
+          if (g1) g1[i] = Phi + v * phi;
+          if (g2) g2[i] = phi * (2.0 - v * v);
+        }
+      }
+      return;
+    case Activation::Relu:
+      if (y) OutSeg(y, len) = x.max(0.0);
+      if (g1) OutSeg(g1, len) = (x > 0.0).cast<double>();
+      if (g2) OutSeg(g2, len).setZero();
+      return;
+  }
+}
+
+}  // namespace
+
 void activate(Activation a, const Matrix& z, Matrix& out) {
   out.resize(z.rows(), z.cols());
-  const double* in = z.data();
-  double* res = out.data();
   blocks(z.size(), [&](Index o, Index len) {
-    const Seg x(in + o, len);
-    OutSeg y(res + o, len);
-    switch (a) {
-      case Activation::Identity: y = x; break;
-      case Activation::Tanh: y = tanh_of(x, tanh_u(x)); break;
-      case Activation::Sigmoid: y = sigmoid_of(x); break;
-      case Activation::Softplus:
-        for (Index i = 0; i < len; ++i) y[i] = std::max(x[i], 0.0) + std::log1p(std::exp(-std::abs(x[i])));
-        break;
-      case Activation::Gelu:
-        for (Index i = 0; i < len; ++i) y[i] = x[i] * 0.5 * std::erfc(-x[i] * kInvSqrt2);
-        break;
-      case Activation::Silu: y = x * sigmoid_of(x); break;
-      case Activation::Relu: y = x.max(0.0); break;
-    }
+    kernel(a, Seg(z.data() + o, len), out.data() + o, nullptr, nullptr);
   });
 }
 
 void activate_derivatives(Activation a, const Matrix& z, Matrix& d1, Matrix* d2) {
   d1.resize(z.rows(), z.cols());
   if (d2) d2->resize(z.rows(), z.cols());
-  const double* in = z.data();
   blocks(z.size(), [&](Index o, Index len) {
-    const Seg x(in + o, len);
-    OutSeg g1(d1.data() + o, len);
-    double* g2 = d2 ? d2->data() + o : nullptr;
-    switch (a) {
-      case Activation::Identity:
-        g1.setOnes();
-        if (g2) OutSeg(g2, len).setZero();
-        break;
-      case Activation::Tanh: {
-        // σ' = sech²x = 4u/(1+u)², accurate for every x; σ'' = −2 tanh(x) σ'.
-        const Array u = tanh_u(x);
-        g1 = 4.0 * u / ((1.0 + u) * (1.0 + u));
-        if (g2) OutSeg(g2, len) = -2.0 * tanh_of(x, u) * g1;
-        break;
-      }
-      case Activation::Sigmoid:
-      case Activation::Softplus: {
-        // sigmoid: σ' = s(1−s), σ'' = σ'(1−2s); softplus: σ' = s, σ'' = s(1−s).
-        // 1−s is evaluated as sigmoid(−x) so that no cancellation occurs for large x.
-        const Array s = sigmoid_of(x);
-        const Array sn = 1.0 / (1.0 + x.exp());
-        if (a == Activation::Sigmoid) {
-          g1 = s * sn;
-          if (g2) OutSeg(g2, len) = s * sn * (sn - s);
-        } else {
-          g1 = s;
-          if (g2) OutSeg(g2, len) = s * sn;
-        }
-        break;
-      }
-      case Activation::Gelu:
-        for (Index i = 0; i < len; ++i) {
-          const double v = x[i];
-          const double phi = kInvSqrt2Pi * std::exp(-0.5 * v * v);
-          g1[i] = 0.5 * std::erfc(-v * kInvSqrt2) + v * phi;
-          if (g2) g2[i] = phi * (2.0 - v * v);
-        }
-        break;
-      case Activation::Silu: {
-        const Array s = sigmoid_of(x);
-        const Array sn = 1.0 / (1.0 + x.exp());
-        g1 = s * (1.0 + x * sn);
-        if (g2) OutSeg(g2, len) = s * sn * (2.0 + x * (sn - s));
-        break;
-      }
-      case Activation::Relu:
-        g1 = (x > 0.0).cast<double>();
-        if (g2) OutSeg(g2, len).setZero();
-        break;
-    }
+    kernel(a, Seg(z.data() + o, len), nullptr, d1.data() + o, d2 ? d2->data() + o : nullptr);
+  });
+}
+
+void activate_all(Activation a, const Matrix& z, Matrix& out, Matrix& d1, Matrix* d2) {
+  out.resize(z.rows(), z.cols());
+  d1.resize(z.rows(), z.cols());
+  if (d2) d2->resize(z.rows(), z.cols());
+  blocks(z.size(), [&](Index o, Index len) {
+    kernel(a, Seg(z.data() + o, len), out.data() + o, d1.data() + o, d2 ? d2->data() + o : nullptr);
   });
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "network_internal.hpp"
+#include "memory.hpp"
 #include "parallel.hpp"
 #include "rng.hpp"
 
@@ -176,7 +177,7 @@ Index Network::batch_size(const IndexVector* samples) const {
 // First-order passes
 
 void Network::forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
-                      Pass& pass, bool need_d2) const {
+                      Pass& pass, int order) const {
   const std::size_t NL = m_layers.size();
   const Index rows = end - begin;
   pass.rows = rows;
@@ -201,9 +202,9 @@ void Network::forward(const VectorRef& w, const IndexVector* samples, Index begi
     if (const double* b = bias(w, j))
       z.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(b, L.out);
     if (j + 1 == NL) break;
-    activate(L.activation, z, pass.h[j + 1]);
+    if (order == 0) activate(L.activation, z, pass.h[j + 1]);
+    else activate_all(L.activation, z, pass.h[j + 1], pass.d1[j], order >= 2 ? &pass.d2[j] : nullptr);
     if (L.residual) pass.h[j + 1] += pass.h[j];
-    activate_derivatives(L.activation, z, pass.d1[j], need_d2 ? &pass.d2[j] : nullptr);
   }
 }
 
@@ -249,14 +250,15 @@ void Network::backward(const VectorRef& w, Pass& pass, bool need_dh) const {
   }
 }
 
-void Network::accumulate_gradient(Pass& pass, double* grad) const {
+void Network::write_gradient(Pass& pass, double* grad) const {
+  // Every parameter block receives exactly one term: assign, no zero fill needed.
   for (std::size_t j = 0; j < m_layers.size(); ++j) {
     if (m_offset[j] < 0) continue;
     const Layer& L = m_layers[j];
     Eigen::Map<MatrixR> G(grad + m_offset[j], L.out, L.in);
-    G.noalias() += L.scale * (pass.delta[j].transpose() * pass.h[j]);
+    G.noalias() = L.scale * (pass.delta[j].transpose() * pass.h[j]);
     if (L.bias)
-      Eigen::Map<Eigen::RowVectorXd>(grad + m_offset[j] + L.out * L.in, L.out) +=
+      Eigen::Map<Eigen::RowVectorXd>(grad + m_offset[j] + L.out * L.in, L.out) =
           pass.delta[j].colwise().sum();
   }
 }
@@ -269,7 +271,7 @@ double Network::loss(const VectorRef& w, const IndexVector* samples) const {
   std::vector<double> parts(blocks, 0.0);
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass& pass = local_pass();
-    forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, false);
+    forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, 0);
     parts[b] = loss_grad_out(pass, norm);
   });
   double total = 0.0;
@@ -286,11 +288,11 @@ double Network::loss_and_gradient(const VectorRef& w, Vector& grad, const IndexV
   std::vector<Vector> grads(blocks);
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass& pass = local_pass();
-    forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, false);
+    forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, 1);
     parts[b] = loss_grad_out(pass, norm);
     backward(w, pass, false);
-    grads[b] = Vector::Zero(m_num_params);
-    accumulate_gradient(pass, grads[b].data());
+    grads[b] = detail::large_matrix<Vector>(m_num_params, 1);
+    write_gradient(pass, grads[b].data());
   });
   grad = std::move(grads[0]);
   double total = parts[0];
@@ -308,7 +310,7 @@ MatrixR Network::outputs(const VectorRef& w) const {
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass& pass = local_pass();
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
-    forward(w, nullptr, lo, hi, pass, false);
+    forward(w, nullptr, lo, hi, pass, 0);
     F.middleRows(lo, hi - lo) = pass.z.back();
   });
   return F;
@@ -321,7 +323,7 @@ MatrixR Network::residuals(const VectorRef& w) const {
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass pass;
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
-    forward(w, nullptr, lo, hi, pass, false);
+    forward(w, nullptr, lo, hi, pass, 0);
     loss_grad_out(pass, 1.0);
     R.middleRows(lo, hi - lo) = pass.g;
   });
@@ -334,11 +336,11 @@ MatrixR Network::residuals(const VectorRef& w) const {
 MatrixR Network::jacobian(const VectorRef& w) const {
   check_params(w);
   const Index n = num_samples(), k = output_dim(), blocks = detail::num_blocks(n);
-  MatrixR J = MatrixR::Zero(n * k, m_num_params);
+  MatrixR J = detail::large_matrix<MatrixR>(n * k, m_num_params);  // every entry is written below
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass pass;
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
-    forward(w, nullptr, lo, hi, pass, false);
+    forward(w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < k; ++c) {
       pass.g = Matrix::Zero(pass.rows, k);
       pass.g.col(c).setOnes();
@@ -373,7 +375,7 @@ MatrixR Network::tangent_kernel(const VectorRef& w) const {
   parallel_for(blocks, num_threads(), [&](Index b) {
     Pass pass;
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
-    forward(w, nullptr, lo, hi, pass, false);
+    forward(w, nullptr, lo, hi, pass, 1);
     for (std::size_t j = 0; j < NL; ++j)
       if (m_offset[j] >= 0) Hin[j].middleRows(lo, hi - lo) = pass.h[j];
     for (Index c = 0; c < k; ++c) {
@@ -387,7 +389,7 @@ MatrixR Network::tangent_kernel(const VectorRef& w) const {
     }
   });
   const Index N = n * k;
-  MatrixR K = MatrixR::Zero(N, N);
+  MatrixR K = detail::large_matrix<MatrixR>(N, N);
   const Index tile = 128, nt = (N + tile - 1) / tile;
   // Upper-triangular tiles of K in parallel; each tile is owned by one thread.
   std::vector<std::pair<Index, Index>> tiles;
@@ -453,10 +455,11 @@ void Network::r_pass(const VectorRef& w, const double* v, Pass& pass, double nor
     const Layer& L = m_layers[j];
     const RowMap W = weight(w, j);
     if (m_offset[j] >= 0) {
+      // Each block of `out` is written once (assignment), then the second term added.
       Eigen::Map<MatrixR> G(out + m_offset[j], L.out, L.in);
-      G.noalias() += L.scale * (pass.Rdelta.transpose() * pass.h[j]);
+      G.noalias() = L.scale * (pass.Rdelta.transpose() * pass.h[j]);
       if (j > 0) G.noalias() += L.scale * (pass.delta[j].transpose() * pass.Rh[j]);
-      if (L.bias) Eigen::Map<Eigen::RowVectorXd>(out + m_offset[j] + L.out * L.in, L.out) +=
+      if (L.bias) Eigen::Map<Eigen::RowVectorXd>(out + m_offset[j] + L.out * L.in, L.out) =
           pass.Rdelta.colwise().sum();
     }
     if (j == 0) break;
@@ -483,10 +486,10 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
   std::vector<Matrix> parts(blocks);
   parallel_for(blocks, num_threads(), [&](Index blk) {
     Pass& pass = local_pass();
-    forward(w, samples, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, true);
+    forward(w, samples, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, 2);
     loss_grad_out(pass, norm);
     backward(w, pass, true);
-    parts[blk] = Matrix::Zero(m_num_params, b);
+    parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
       r_pass(w, v.data(), pass, norm, false, parts[blk].col(c).data());
@@ -508,15 +511,15 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
   std::vector<Matrix> parts(blocks);
   parallel_for(blocks, num_threads(), [&](Index blk) {
     Pass& pass = local_pass();
-    forward(w, nullptr, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, false);
+    forward(w, nullptr, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, 1);
     loss_grad_out(pass, norm);
-    parts[blk] = Matrix::Zero(m_num_params, b);
- for (Index c = 0; c < b; ++c) {
+    parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
+    for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
       jvp(w, v.data(), pass, pass.RF);              // J v
-      loss_curvature(pass, pass.RF, norm, pass.g);   // D J v
-      backward(w, pass, false);                 // Jᵀ D J v
-      accumulate_gradient(pass, parts[blk].col(c).data());
+      loss_curvature(pass, pass.RF, norm, pass.g);  // D J v
+      backward(w, pass, false);                     // Jᵀ D J v
+      write_gradient(pass, parts[blk].col(c).data());
     }
   });
   for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];

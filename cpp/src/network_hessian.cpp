@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "network_internal.hpp"
+#include "memory.hpp"
 #include "parallel.hpp"
 
 namespace landscope {
@@ -34,6 +35,18 @@ void mirror_lower(MatrixR& H) {
   }, true);
 }
 
+/// Per-thread buffers of the basis R-pass, reused from group to group (and call to call):
+/// fresh multi-megabyte buffers per group would cost more in page faults than in arithmetic.
+struct GroupWork {
+  std::vector<Matrix> Rz, Rh;
+  Matrix u, rcol, RF, Rdelta, Rdh, Rdh_above, T, extra, curv;
+};
+
+GroupWork& group_work() {
+  thread_local GroupWork work;
+  return work;
+}
+
 struct Direction {
   Index param;  // index p in w
   Index unit;   // output unit a of the layer (column of z touched)
@@ -51,7 +64,7 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
   const std::size_t NL = m_layers.size();
   const double norm = norm_factor(n);
   Pass pass;
-  forward(w, nullptr, 0, n, pass, true);
+  forward(w, nullptr, 0, n, pass, 2);
   loss_grad_out(pass, norm);
   backward(w, pass, true);
 
@@ -73,27 +86,33 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
     }
   }
 
-  MatrixR H(P, P);
+  MatrixR H = detail::large_matrix<MatrixR>(P, P);
   parallel_for(static_cast<Index>(groups.size()), num_threads(), [&](Index gi) {
     const Group& grp = groups[gi];
     const std::size_t j0 = grp.layer;
     const Index g = static_cast<Index>(grp.dirs.size());
     const Layer& L0 = m_layers[j0];
+    GroupWork& ws = group_work();
     // Tangent of z[j0]: one column per direction, u_t = s h[j0][:, b] (or 1 for a bias).
-    Matrix u(g * n, 1);
+    Matrix& u = ws.u;
+    u.resize(g * n, 1);
     for (Index t = 0; t < g; ++t) {
       const Direction& d = grp.dirs[t];
       if (d.input >= 0) u.middleRows(t * n, n) = L0.scale * pass.h[j0].col(d.input);
       else u.middleRows(t * n, n).setOnes();
     }
-    std::vector<Matrix> Rz(NL), Rh(NL + 1);
-    Matrix RF;
+    std::vector<Matrix>& Rz = ws.Rz;
+    std::vector<Matrix>& Rh = ws.Rh;
+    Rz.resize(NL);
+    Rh.resize(NL + 1);
+    Matrix& RF = ws.RF;
     if (j0 + 1 == NL) {
-      RF = Matrix::Zero(g * n, L0.out);
+      RF.setZero(g * n, L0.out);
       for (Index t = 0; t < g; ++t) RF.col(grp.dirs[t].unit).segment(t * n, n) = u.middleRows(t * n, n);
     } else {
       // Rh[j0+1]: a single nonzero column per direction; z[j0+1] gets an outer product.
-      Matrix rcol(g * n, 1);
+      Matrix& rcol = ws.rcol;
+      rcol.resize(g * n, 1);
       for (Index t = 0; t < g; ++t)
         rcol.middleRows(t * n, n) = u.middleRows(t * n, n).cwiseProduct(pass.d1[j0].col(grp.dirs[t].unit));
       for (std::size_t j = j0 + 1; j < NL; ++j) {
@@ -122,7 +141,9 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
       }
     }
     // Backward R-pass.
-    Matrix Rdelta, Rdh, Rdh_above, T;
+    Matrix &Rdelta = ws.Rdelta, &T = ws.T;
+    Matrix* Rdh = &ws.Rdh;
+    Matrix* Rdh_above = &ws.Rdh_above;
     detail::apply_loss_curvature(m_options.loss, pass.p, RF, norm, Rdelta);
     for (std::size_t j = NL; j-- > 0;) {
       const Layer& L = m_layers[j];
@@ -146,22 +167,22 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
         }
       }
       if (j == 0) break;
-      Rdh.noalias() = L.scale * (Rdelta * W);
+      Rdh->noalias() = L.scale * (Rdelta * W);
       if (j == j0)
         for (Index t = 0; t < g; ++t) {
           const Direction& d = grp.dirs[t];
-          if (d.input >= 0) Rdh.col(d.input).segment(t * n, n) += L.scale * pass.delta[j].col(d.unit);
+          if (d.input >= 0) Rdh->col(d.input).segment(t * n, n) += L.scale * pass.delta[j].col(d.unit);
         }
-      if (L.residual && j + 1 < NL) Rdh += Rdh_above;
+      if (L.residual && j + 1 < NL) *Rdh += *Rdh_above;
       const Layer& below = m_layers[j - 1];
-      Rdelta = Rdh;
+      Rdelta = *Rdh;
       if (below.activation != Activation::Identity) {
         detail::tile_mul(Rdelta, pass.d1[j - 1]);
         if (j - 1 > j0) {
-          Matrix curv = pass.dh[j].cwiseProduct(pass.d2[j - 1]);
-          Matrix extra = Rz[j - 1];
-          detail::tile_mul(extra, curv);
-          Rdelta += extra;
+          ws.curv = pass.dh[j].cwiseProduct(pass.d2[j - 1]);
+          ws.extra = Rz[j - 1];
+          detail::tile_mul(ws.extra, ws.curv);
+          Rdelta += ws.extra;
         } else if (j - 1 == j0) {
           for (Index t = 0; t < g; ++t) {
             const Index a = grp.dirs[t].unit;
@@ -206,7 +227,7 @@ MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
   MatrixR Jt;
   weighted_jacobian(w, Jt);
   const Index P = m_num_params, tile = 256, nt = (P + tile - 1) / tile;
-  MatrixR G(P, P);
+  MatrixR G = detail::large_matrix<MatrixR>(P, P);
   std::vector<std::pair<Index, Index>> tiles;
   for (Index I = 0; I < nt; ++I)
     for (Index J = I; J < nt; ++J) tiles.emplace_back(I, J);
@@ -227,7 +248,7 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
   // R_aa = s_0² Σ_i dh[i,a] σ''(z[i,a]) x_i x_iᵀ with dh = s_1 g W_1.
   const Index n = num_samples();
   Pass pass;
-  forward(w, nullptr, 0, n, pass, true);
+  forward(w, nullptr, 0, n, pass, 2);
   loss_grad_out(pass, norm_factor(n));
   backward(w, pass, true);
   const Layer& L = m_layers[0];
@@ -257,7 +278,8 @@ std::pair<MatrixR, MatrixR> Network::hessian_parts(const VectorRef& w) const {
   MatrixR G = gauss_newton_dense(w);
   MatrixR R;
   if (shallow_fast_path()) {
-    R = MatrixR::Zero(G.rows(), G.cols());
+    R = detail::large_matrix<MatrixR>(G.rows(), G.cols());
+    R.setZero();
     shallow_residual_part(w, R);
   } else {
     R = hessian_basis(w);

@@ -17,5 +17,7 @@ std::string to_string(Activation a);
 void activate(Activation a, const Matrix& z, Matrix& out);
 /// d1 = σ'(z) (and, when d2 is not null, d2 = σ''(z)). ReLU: σ'(0) = 0, σ'' = 0.
 void activate_derivatives(Activation a, const Matrix& z, Matrix& d1, Matrix* d2);
+/// All of the above in one pass over z.
+void activate_all(Activation a, const Matrix& z, Matrix& out, Matrix& d1, Matrix* d2);
 
 }  // namespace landscope

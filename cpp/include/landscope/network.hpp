@@ -71,10 +71,11 @@ class Network : public Model {
   const double* bias(const VectorRef& w, std::size_t l) const;
 
   void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
-               Pass& pass, bool need_d2) const;
+               Pass& pass, int order) const;  // order: 0 values, 1 +σ', 2 +σ''
+
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the chunk loss
   void backward(const VectorRef& w, Pass& pass, bool need_dh) const;
-  void accumulate_gradient(Pass& pass, double* grad) const;
+  void write_gradient(Pass& pass, double* grad) const;
   void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, bool gauss_newton_only,
               double* out) const;
   void jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const;
