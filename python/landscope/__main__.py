@@ -1,27 +1,32 @@
-"""Command line: ``landscope info`` and ``landscope bench``."""
+"""Command line: ``landscope info`` and ``landscope bench [options]``."""
 from __future__ import annotations
 
-import argparse
 import sys
+
+USAGE = """usage: landscope {info,bench} ...
+
+  info    print version, Eigen version, SIMD build, OpenMP and thread count
+  bench   compare landscope with vectorized numpy (landscope bench --help)"""
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="landscope", description="landscope command line")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="print version, Eigen version, OpenMP and thread count")
-    bench = sub.add_parser("bench", help="compare landscope with numpy on the benchmark problems",
-                           add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "info":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "info":
         import landscope
 
         for key, value in landscope.info().items():
             print(f"{key:>10}: {value}")
         return 0
-    from landscope.bench import bench_derivatives
+    if command == "bench":
+        from landscope.bench import bench_derivatives
 
-    return bench_derivatives.main(list(args.rest) + list(extra))
+        return bench_derivatives.main(rest)
+    print(f"landscope: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
