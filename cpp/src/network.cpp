@@ -233,8 +233,7 @@ double Network::loss_grad_out(Pass& pass, double norm) const {
   return norm * loss;
 }
 
-void Network::backward(const VectorRef& w, Pass& pass, bool need_dh) const {
-  (void)need_dh;
+void Network::backward(const VectorRef& w, Pass& pass) const {
   const std::size_t NL = m_layers.size();
   pass.delta.resize(NL);
   pass.dh.resize(NL);
@@ -290,7 +289,7 @@ double Network::loss_and_gradient(const VectorRef& w, Vector& grad, const IndexV
     Pass& pass = local_pass();
     forward(w, samples, detail::block_begin(n, blocks, b), detail::block_begin(n, blocks, b + 1), pass, 1);
     parts[b] = loss_grad_out(pass, norm);
-    backward(w, pass, false);
+    backward(w, pass);
     grads[b] = detail::large_matrix<Vector>(m_num_params, 1);
     write_gradient(pass, grads[b].data());
   });
@@ -344,7 +343,7 @@ MatrixR Network::jacobian(const VectorRef& w) const {
     for (Index c = 0; c < k; ++c) {
       pass.g = Matrix::Zero(pass.rows, k);
       pass.g.col(c).setOnes();
-      backward(w, pass, false);
+      backward(w, pass);
       for (std::size_t j = 0; j < m_layers.size(); ++j) {
         if (m_offset[j] < 0) continue;
         const Layer& L = m_layers[j];
@@ -381,7 +380,7 @@ MatrixR Network::tangent_kernel(const VectorRef& w) const {
     for (Index c = 0; c < k; ++c) {
       pass.g = Matrix::Zero(pass.rows, k);
       pass.g.col(c).setOnes();
-      backward(w, pass, false);
+      backward(w, pass);
       for (std::size_t j = 0; j < NL; ++j) {
         if (m_offset[j] < 0) continue;
         for (Index i = 0; i < pass.rows; ++i) Delta[j].row((lo + i) * k + c) = pass.delta[j].row(i);
@@ -442,8 +441,7 @@ void Network::jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) c
   }
 }
 
-void Network::r_pass(const VectorRef& w, const double* v, Pass& pass, double norm,
-                     bool /*gauss_newton_only*/, double* out) const {
+void Network::r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, double* out) const {
   // Pearlmutter's R-operator: forward tangents (jvp), then the derivative of the backward pass.
   const std::size_t NL = m_layers.size();
   jvp(w, v, pass, pass.RF);
@@ -488,11 +486,11 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
     Pass& pass = local_pass();
     forward(w, samples, detail::block_begin(n, blocks, blk), detail::block_begin(n, blocks, blk + 1), pass, 2);
     loss_grad_out(pass, norm);
-    backward(w, pass, true);
+    backward(w, pass);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
-      r_pass(w, v.data(), pass, norm, false, parts[blk].col(c).data());
+      r_pass(w, v.data(), pass, norm, parts[blk].col(c).data());
     }
   });
   for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];
@@ -518,7 +516,7 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
       const Vector v = V.col(c);
       jvp(w, v.data(), pass, pass.RF);              // J v
       loss_curvature(pass, pass.RF, norm, pass.g);  // D J v
-      backward(w, pass, false);                     // Jᵀ D J v
+      backward(w, pass);                     // Jᵀ D J v
       write_gradient(pass, parts[blk].col(c).data());
     }
   });

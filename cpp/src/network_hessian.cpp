@@ -66,7 +66,7 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
   Pass pass;
   forward(w, nullptr, 0, n, pass, 2);
   loss_grad_out(pass, norm);
-  backward(w, pass, true);
+  backward(w, pass);
 
   // Groups of consecutive directions within one layer.
   Index maxw = m_X.cols();
@@ -250,7 +250,7 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
   Pass pass;
   forward(w, nullptr, 0, n, pass, 2);
   loss_grad_out(pass, norm_factor(n));
-  backward(w, pass, true);
+  backward(w, pass);
   const Layer& L = m_layers[0];
   const Index d = L.in;
   const Matrix c = (L.scale * L.scale) * pass.dh[1].cwiseProduct(pass.d2[0]);

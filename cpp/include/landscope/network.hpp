@@ -74,10 +74,9 @@ class Network : public Model {
                Pass& pass, int order) const;  // order: 0 values, 1 +σ', 2 +σ''
 
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the chunk loss
-  void backward(const VectorRef& w, Pass& pass, bool need_dh) const;
+  void backward(const VectorRef& w, Pass& pass) const;
   void write_gradient(Pass& pass, double* grad) const;
-  void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, bool gauss_newton_only,
-              double* out) const;
+  void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, double* out) const;
   void jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const;
   void loss_curvature(const Pass& pass, const Matrix& RF, double norm, Matrix& out) const;
   void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
