@@ -2,23 +2,9 @@ import pathlib
 import sys
 
 import numpy as np
-import pytest
 
 # The independent numpy reference lives in bench/ (it is also what the benchmarks time).
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
-
-ACTIVATIONS = ["identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu"]
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(12345)
-
-
-def make_data(rng, n=6, d=3, k=1):
-    X = rng.standard_normal((n, d))
-    Y = rng.standard_normal((n, k))
-    return X, Y
 
 
 def central_gradient(f, w, h=1e-5):

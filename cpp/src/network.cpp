@@ -497,10 +497,6 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
   return std::move(parts[0]);
 }
 
-void Network::loss_curvature(const Pass& pass, const Matrix& RF, double norm, Matrix& out) const {
-  detail::apply_loss_curvature(m_options.loss, pass.p, RF, norm, out);
-}
-
 Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
   check_params(w);
   check_directions(V);
@@ -515,7 +511,7 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
     for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
       jvp(w, v.data(), pass, pass.RF);              // J v
-      loss_curvature(pass, pass.RF, norm, pass.g);  // D J v
+      detail::apply_loss_curvature(m_options.loss, pass.p, pass.RF, norm, pass.g);  // D J v
       backward(w, pass);                     // Jᵀ D J v
       write_gradient(pass, parts[blk].col(c).data());
     }

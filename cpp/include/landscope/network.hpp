@@ -78,7 +78,6 @@ class Network : public Model {
   void write_gradient(Pass& pass, double* grad) const;
   void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, double* out) const;
   void jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const;
-  void loss_curvature(const Pass& pass, const Matrix& RF, double norm, Matrix& out) const;
   void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
   MatrixR gauss_newton_dense(const VectorRef& w) const;
   MatrixR hessian_basis(const VectorRef& w) const;
