@@ -57,6 +57,11 @@ void bind_models(py::module_& m) {
       .def("hvp", [](const Model& self, const VectorRef& w, const MatrixRef& V, const Samples& s) { return self.hvp(w, V, ptr(s)); },
            py::arg("w"), py::arg("V"), py::arg("samples") = py::none(), Release())
       .def("gauss_newton_vp", &Model::gauss_newton_vp, py::arg("w"), py::arg("V"), Release())
+      .def("jvp", &Model::jvp, py::arg("w"), py::arg("V"), Release())
+      .def("vjp", &Model::vjp, py::arg("w"), py::arg("U"), Release())
+      .def("hessian_operator", &Model::hessian_operator, py::arg("w"), py::keep_alive<0, 1>(), Release())
+      .def("gauss_newton_operator", &Model::gauss_newton_operator, py::arg("w"), py::keep_alive<0, 1>(), Release())
+      .def("kernel_operator", &Model::kernel_operator, py::arg("w"), py::keep_alive<0, 1>(), Release())
       .def("hessian", &Model::hessian, py::arg("w"), Release())
       .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
 

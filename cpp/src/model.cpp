@@ -12,6 +12,37 @@ Vector Model::gradient(const VectorRef& w, const IndexVector* samples) const {
   return g;
 }
 
+Matrix Model::jvp(const VectorRef& w, const MatrixRef& V) const {
+  check_directions(V);
+  return jacobian(w) * V;
+}
+
+Matrix Model::vjp(const VectorRef& w, const MatrixRef& U) const {
+  if (U.rows() != num_outputs())
+    throw std::invalid_argument("u: expected " + std::to_string(num_outputs()) + " rows, got " +
+                                std::to_string(U.rows()));
+  if (!U.allFinite()) throw std::invalid_argument("u: contains NaN or Inf");
+  return jacobian(w).transpose() * U;
+}
+
+std::unique_ptr<LinearOperator> Model::hessian_operator(const VectorRef& w) const {
+  check_params(w);
+  return std::make_unique<FunctionOperator>(
+      num_params(), [this, w = Vector(w)](const MatrixRef& X, Matrix& Y) { Y = hvp(w, X); });
+}
+
+std::unique_ptr<LinearOperator> Model::gauss_newton_operator(const VectorRef& w) const {
+  check_params(w);
+  return std::make_unique<FunctionOperator>(
+      num_params(), [this, w = Vector(w)](const MatrixRef& X, Matrix& Y) { Y = gauss_newton_vp(w, X); });
+}
+
+std::unique_ptr<LinearOperator> Model::kernel_operator(const VectorRef& w) const {
+  check_params(w);
+  return std::make_unique<FunctionOperator>(
+      num_outputs(), [this, w = Vector(w)](const MatrixRef& U, Matrix& Y) { Y = jvp(w, vjp(w, U)); });
+}
+
 void Model::check_params(const VectorRef& w) const {
   if (w.size() != num_params())
     throw std::invalid_argument("w: expected " + std::to_string(num_params()) +

@@ -421,55 +421,56 @@ MatrixR Network::tangent_kernel(const VectorRef& w) const {
 // ---------------------------------------------------------------------------------------------
 // Hessian-vector products
 
-void Network::jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const {
+void Network::jvp(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, Matrix& RF) const {
   const std::size_t NL = m_layers.size();
-  pass.Rh.resize(NL);
-  pass.Rz.resize(NL);
+  s.Rh.resize(NL);
+  s.Rz.resize(NL);
   for (std::size_t j = 0; j < NL; ++j) {
     const Layer& L = m_layers[j];
-    Matrix& Rz = (j + 1 == NL) ? RF : pass.Rz[j];
+    Matrix& Rz = (j + 1 == NL) ? RF : s.Rz[j];
     Rz.setZero(pass.rows, L.out);
-    if (j > 0) Rz.noalias() += L.scale * (pass.Rh[j] * weight(w, j).transpose());
+    if (j > 0) Rz.noalias() += L.scale * (s.Rh[j] * weight(w, j).transpose());
     if (m_offset[j] >= 0) {
       Rz.noalias() += L.scale * (pass.h[j] * RowMap(v + m_offset[j], L.out, L.in).transpose());
       if (L.bias) Rz.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(v + m_offset[j] + L.out * L.in, L.out);
     }
     if (j + 1 == NL) break;
-    if (L.activation == Activation::Identity) pass.Rh[j + 1] = Rz;
-    else pass.Rh[j + 1].noalias() = Rz.cwiseProduct(pass.d1[j]);
-    if (L.residual) pass.Rh[j + 1] += pass.Rh[j];
+    if (L.activation == Activation::Identity) s.Rh[j + 1] = Rz;
+    else s.Rh[j + 1].noalias() = Rz.cwiseProduct(pass.d1[j]);
+    if (L.residual) s.Rh[j + 1] += s.Rh[j];
   }
 }
 
-void Network::r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, double* out) const {
+void Network::r_pass(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, double norm,
+                     double* out) const {
   // Pearlmutter's R-operator: forward tangents (jvp), then the derivative of the backward pass.
   const std::size_t NL = m_layers.size();
-  jvp(w, v, pass, pass.RF);
-  detail::apply_loss_curvature(m_options.loss, pass.p, pass.RF, norm, pass.Rdelta);
-  pass.Rdh.resize(2);
-  Matrix& Rdh = pass.Rdh[0];
-  Matrix& Rdh_above = pass.Rdh[1];
+  jvp(w, v, pass, s, s.RF);
+  detail::apply_loss_curvature(m_options.loss, pass.p, s.RF, norm, s.Rdelta);
+  s.Rdh.resize(2);
+  Matrix& Rdh = s.Rdh[0];
+  Matrix& Rdh_above = s.Rdh[1];
   for (std::size_t j = NL; j-- > 0;) {
     const Layer& L = m_layers[j];
     const RowMap W = weight(w, j);
     if (m_offset[j] >= 0) {
       // Each block of `out` is written once (assignment), then the second term added.
       Eigen::Map<MatrixR> G(out + m_offset[j], L.out, L.in);
-      G.noalias() = L.scale * (pass.Rdelta.transpose() * pass.h[j]);
-      if (j > 0) G.noalias() += L.scale * (pass.delta[j].transpose() * pass.Rh[j]);
+      G.noalias() = L.scale * (s.Rdelta.transpose() * pass.h[j]);
+      if (j > 0) G.noalias() += L.scale * (pass.delta[j].transpose() * s.Rh[j]);
       if (L.bias) Eigen::Map<Eigen::RowVectorXd>(out + m_offset[j] + L.out * L.in, L.out) =
-          pass.Rdelta.colwise().sum();
+          s.Rdelta.colwise().sum();
     }
     if (j == 0) break;
-    Rdh.noalias() = L.scale * (pass.Rdelta * W);
+    Rdh.noalias() = L.scale * (s.Rdelta * W);
     if (m_offset[j] >= 0) Rdh.noalias() += L.scale * (pass.delta[j] * RowMap(v + m_offset[j], L.out, L.in));
     if (L.residual && j + 1 < NL) Rdh += Rdh_above;
     const Layer& below = m_layers[j - 1];
     if (below.activation == Activation::Identity) {
-      pass.Rdelta = Rdh;
+      s.Rdelta = Rdh;
     } else {
-      pass.Rdelta = Rdh.cwiseProduct(pass.d1[j - 1]);
-      pass.Rdelta.array() += pass.dh[j].array() * pass.d2[j - 1].array() * pass.Rz[j - 1].array();
+      s.Rdelta = Rdh.cwiseProduct(pass.d1[j - 1]);
+      s.Rdelta.array() += pass.dh[j].array() * pass.d2[j - 1].array() * s.Rz[j - 1].array();
     }
     std::swap(Rdh, Rdh_above);
   }
@@ -490,7 +491,7 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
-      r_pass(w, v.data(), pass, norm, parts[blk].col(c).data());
+      r_pass(w, v.data(), pass, pass.r, norm, parts[blk].col(c).data());
     }
   });
   for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];
@@ -510,14 +511,107 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
       const Vector v = V.col(c);
-      jvp(w, v.data(), pass, pass.RF);              // J v
-      detail::apply_loss_curvature(m_options.loss, pass.p, pass.RF, norm, pass.g);  // D J v
+      jvp(w, v.data(), pass, pass.r, pass.r.RF);    // J v
+      detail::apply_loss_curvature(m_options.loss, pass.p, pass.r.RF, norm, pass.g);  // D J v
       backward(w, pass);                     // Jᵀ D J v
       write_gradient(pass, parts[blk].col(c).data());
     }
   });
   for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];
   return std::move(parts[0]);
+}
+
+}  // namespace landscope
+
+// ---------------------------------------------------------------------------------------------
+// Jacobian products and the cached Hessian operator
+
+namespace landscope {
+
+Matrix Network::jvp(const VectorRef& w, const MatrixRef& V) const {
+  check_params(w);
+  check_directions(V);
+  const Index n = num_samples(), k = output_dim(), blocks = detail::num_blocks(n), b = V.cols();
+  Matrix out(n * k, b);
+  parallel_for(blocks, num_threads(), [&](Index blk) {
+    Pass& pass = local_pass();
+    const Index lo = detail::block_begin(n, blocks, blk), hi = detail::block_begin(n, blocks, blk + 1);
+    forward(w, nullptr, lo, hi, pass, 1);
+    for (Index c = 0; c < b; ++c) {
+      const Vector v = V.col(c);
+      jvp(w, v.data(), pass, pass.r, pass.r.RF);
+      Eigen::Map<MatrixR>(out.col(c).data() + lo * k, hi - lo, k) = pass.r.RF;
+    }
+  });
+  return out;
+}
+
+Matrix Network::vjp(const VectorRef& w, const MatrixRef& U) const {
+  check_params(w);
+  const Index n = num_samples(), k = output_dim(), blocks = detail::num_blocks(n), b = U.cols();
+  if (U.rows() != n * k)
+    throw std::invalid_argument("u: expected " + std::to_string(n * k) + " rows, got " + std::to_string(U.rows()));
+  if (!U.allFinite()) throw std::invalid_argument("u: contains NaN or Inf");
+  std::vector<Matrix> parts(blocks);
+  parallel_for(blocks, num_threads(), [&](Index blk) {
+    Pass& pass = local_pass();
+    const Index lo = detail::block_begin(n, blocks, blk), hi = detail::block_begin(n, blocks, blk + 1);
+    forward(w, nullptr, lo, hi, pass, 1);
+    parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
+    for (Index c = 0; c < b; ++c) {
+      pass.g = Eigen::Map<const MatrixR>(U.col(c).data() + lo * k, hi - lo, k);
+      backward(w, pass);
+      write_gradient(pass, parts[blk].col(c).data());
+    }
+  });
+  for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];
+  return std::move(parts[0]);
+}
+
+/// H(w) with the forward and backward pass at w computed once: each product runs only the
+/// R-pass. The cached passes are read-only; the R-pass scratch is per thread.
+class NetworkHessianOperator : public LinearOperator {
+ public:
+  NetworkHessianOperator(const Network& net, const VectorRef& w)
+      : m_net(net), m_w(w), m_blocks(detail::num_blocks(net.num_samples())), m_passes(m_blocks) {
+    const Index n = net.num_samples();
+    m_norm = net.norm_factor(n);
+    parallel_for(m_blocks, num_threads(), [&](Index blk) {
+      Network::Pass& pass = m_passes[blk];
+      m_net.forward(m_w, nullptr, detail::block_begin(n, m_blocks, blk),
+                    detail::block_begin(n, m_blocks, blk + 1), pass, 2);
+      m_net.loss_grad_out(pass, m_norm);
+      m_net.backward(m_w, pass);
+    });
+  }
+  Index size() const override { return m_net.num_params(); }
+  void apply(const MatrixRef& X, Matrix& Y) const override {
+    m_net.check_directions(X);
+    const Index P = m_net.num_params(), b = X.cols();
+    std::vector<Matrix> parts(m_blocks);
+    parallel_for(m_blocks, num_threads(), [&](Index blk) {
+      thread_local Network::RScratch scratch;
+      parts[blk] = detail::large_matrix<Matrix>(P, b);
+      for (Index c = 0; c < b; ++c) {
+        const Vector v = X.col(c);
+        m_net.r_pass(m_w, v.data(), m_passes[blk], scratch, m_norm, parts[blk].col(c).data());
+      }
+    });
+    for (Index blk = 1; blk < m_blocks; ++blk) parts[0] += parts[blk];
+    Y = std::move(parts[0]);
+  }
+
+ private:
+  const Network& m_net;
+  Vector m_w;
+  Index m_blocks;
+  std::vector<Network::Pass> m_passes;
+  double m_norm = 1.0;
+};
+
+std::unique_ptr<LinearOperator> Network::hessian_operator(const VectorRef& w) const {
+  check_params(w);
+  return std::make_unique<NetworkHessianOperator>(*this, w);
 }
 
 }  // namespace landscope

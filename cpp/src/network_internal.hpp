@@ -6,6 +6,13 @@
 
 namespace landscope {
 
+/// Scratch of the R-pass (forward tangents and their backward pass), kept apart from the
+/// pass state so that a cached pass can serve several threads at once.
+struct Network::RScratch {
+  std::vector<Matrix> Rz, Rh, Rdh;
+  Matrix Rdelta, RF;
+};
+
 /// One block of samples through the network. Layer j (0-based) maps h[j] -> z[j];
 /// h[j+1] = σ(z[j]) (+ h[j]) for hidden layers. All matrices are (rows x width), column-major.
 struct Network::Pass {
@@ -20,9 +27,7 @@ struct Network::Pass {
   Matrix g;                   // dℓ/dF, reduction included: the top of the backward pass
   std::vector<Matrix> delta;  // δ_j = ∂ℓ/∂z[j]
   std::vector<Matrix> dh;     // dh[j] = ∂ℓ/∂h[j], j >= 1
-  // R-pass scratch
-  std::vector<Matrix> Rz, Rh, Rdh;
-  Matrix Rdelta, RF;
+  RScratch r;                 // R-pass scratch for uncached use
 };
 
 namespace detail {

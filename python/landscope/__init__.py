@@ -1,5 +1,5 @@
 """landscope: exact losses, gradients, Hessians, Hessian-vector products, Jacobians and tangent
-kernels of over-parameterized models, computed by a C++/Eigen engine.
+kernels of over-parameterized models, and their spectra, computed by a C++/Eigen engine.
 
 >>> import numpy as np, landscope
 >>> X = np.random.default_rng(0).standard_normal((32, 4)); y = np.tanh(X[:, 0])
@@ -7,12 +7,26 @@ kernels of over-parameterized models, computed by a C++/Eigen engine.
 >>> w = net.init(seed=0)
 >>> H = net.hessian(w)            # (256, 256), exact
 >>> Hv = net.hvp(w, np.ones(net.num_params))
+>>> top = landscope.eigsh(net.hessian_operator(w), k=5, which="LA")   # matrix-free Lanczos
 """
 from __future__ import annotations
 
 from ._loader import core as _core
 from ._loader import isa as _isa
 from .models import MLP, DeepLinear, LeastSquares, Model, ProductToy, ShallowNet
+from .operators import Operator, as_operator
+from .spectra import (
+    Classification,
+    ConvergenceError,
+    EigshResult,
+    SpectralDensity,
+    TraceEstimate,
+    classify,
+    eigh,
+    eigsh,
+    spectral_density,
+    trace,
+)
 
 __version__ = _core.__version__
 
@@ -23,6 +37,18 @@ __all__ = [
     "ProductToy",
     "ShallowNet",
     "MLP",
+    "Operator",
+    "as_operator",
+    "eigh",
+    "eigsh",
+    "EigshResult",
+    "ConvergenceError",
+    "spectral_density",
+    "SpectralDensity",
+    "trace",
+    "TraceEstimate",
+    "classify",
+    "Classification",
     "set_num_threads",
     "get_num_threads",
     "info",

@@ -3,7 +3,9 @@
 #include "landscope/activation.hpp"
 #include "landscope/model.hpp"
 #include "landscope/network.hpp"
+#include "landscope/operator.hpp"
 #include "landscope/product_toy.hpp"
+#include "landscope/spectra.hpp"
 #include "landscope/threads.hpp"
 #include "landscope/types.hpp"
 

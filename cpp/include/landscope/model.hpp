@@ -1,9 +1,11 @@
 #pragma once
 // The abstract model interface: a differentiable map w -> F(w) with a loss on top.
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "landscope/operator.hpp"
 #include "landscope/types.hpp"
 
 namespace landscope {
@@ -49,6 +51,17 @@ class Model {
                      const IndexVector* samples = nullptr) const = 0;
   /// G V with G = Jᵀ (∂²ℓ/∂F²) J, never forming J.
   virtual Matrix gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const = 0;
+  /// J V (n·k x b, rows i*k + c) and Jᵀ U (P x b, U is n·k x b), never forming J.
+  /// The defaults go through jacobian(); layered models override them.
+  virtual Matrix jvp(const VectorRef& w, const MatrixRef& V) const;
+  virtual Matrix vjp(const VectorRef& w, const MatrixRef& U) const;
+
+  /// H(w), G(w) (P x P) and K(w) = J Jᵀ (n·k x n·k) as operators. They keep a copy of w and
+  /// refer to the model, which must outlive them.
+  virtual std::unique_ptr<LinearOperator> hessian_operator(const VectorRef& w) const;
+  std::unique_ptr<LinearOperator> gauss_newton_operator(const VectorRef& w) const;
+  std::unique_ptr<LinearOperator> kernel_operator(const VectorRef& w) const;
+
   /// Dense symmetric Hessian, P x P.
   virtual MatrixR hessian(const VectorRef& w) const = 0;
   /// (G, R): Gauss–Newton and residual parts, H = G + R.

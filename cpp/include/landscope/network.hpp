@@ -63,7 +63,14 @@ class Network : public Model {
   LossKind loss_kind() const { return m_options.loss; }
   Reduction reduction() const { return m_options.reduction; }
 
-  struct Pass;  // forward/backward intermediates of one block of samples (network.cpp)
+  struct Pass;      // forward/backward intermediates of one block of samples (network.cpp)
+  struct RScratch;  // R-pass scratch
+
+  Matrix jvp(const VectorRef& w, const MatrixRef& V) const override;
+  Matrix vjp(const VectorRef& w, const MatrixRef& U) const override;
+  /// Caches the forward and backward pass at w (when it fits), so each product only runs
+  /// the R-pass.
+  std::unique_ptr<LinearOperator> hessian_operator(const VectorRef& w) const override;
 
  private:
   using RowMap = Eigen::Map<const MatrixR>;
@@ -76,8 +83,10 @@ class Network : public Model {
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the chunk loss
   void backward(const VectorRef& w, Pass& pass) const;
   void write_gradient(Pass& pass, double* grad) const;
-  void r_pass(const VectorRef& w, const double* v, Pass& pass, double norm, double* out) const;
-  void jvp(const VectorRef& w, const double* v, Pass& pass, Matrix& RF) const;
+  void r_pass(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, double norm,
+              double* out) const;
+  void jvp(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, Matrix& RF) const;
+  friend class NetworkHessianOperator;
   void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
   MatrixR gauss_newton_dense(const VectorRef& w) const;
   MatrixR hessian_basis(const VectorRef& w) const;

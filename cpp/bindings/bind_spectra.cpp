@@ -1,0 +1,172 @@
+// Operators and spectral solvers. Python callables become operators whose products take the
+// GIL only for the call itself; every solver releases the GIL.
+#include <pybind11/eigen.h>
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "landscope/spectra.hpp"
+
+namespace py = pybind11;
+using namespace landscope;
+
+namespace {
+
+using Release = py::call_guard<py::gil_scoped_release>;
+
+/// A Python function as an operator: fn(X) with X of shape (n, b), or fn(x) with x of shape
+/// (n,) one column at a time when `blocks` is false.
+class PyOperator : public LinearOperator {
+ public:
+  PyOperator(py::function fn, Index n, bool blocks) : m_fn(std::move(fn)), m_n(n), m_blocks(blocks) {
+    if (n < 1) throw std::invalid_argument("n: expected an operator size >= 1, got " + std::to_string(n));
+  }
+  ~PyOperator() override {
+    py::gil_scoped_acquire gil;
+    m_fn = py::function();
+  }
+  Index size() const override { return m_n; }
+  void apply(const MatrixRef& X, Matrix& Y) const override {
+    py::gil_scoped_acquire gil;
+    const Index b = X.cols();
+    Y.resize(m_n, b);
+    if (m_blocks) {
+      store(m_fn(py::array(py::cast(Matrix(X)))), Y, 0, b);
+    } else {
+      for (Index c = 0; c < b; ++c) store(m_fn(py::cast(Vector(X.col(c)))), Y, c, 1);
+    }
+  }
+
+ private:
+  void store(const py::object& result, Matrix& Y, Index c0, Index cols) const {
+    auto a = py::array_t<double, py::array::f_style | py::array::forcecast>::ensure(result);
+    if (!a) throw std::invalid_argument("op: the callable returned " + std::string(py::str(py::type::of(result))) +
+                                        ", expected an array of floats");
+    const bool vec = a.ndim() == 1 && cols == 1 && a.shape(0) == m_n;
+    const bool mat = a.ndim() == 2 && a.shape(0) == m_n && a.shape(1) == cols;
+    if (!vec && !mat) {
+      std::string got = "(";
+      for (py::ssize_t i = 0; i < a.ndim(); ++i) got += (i ? ", " : "") + std::to_string(a.shape(i));
+      throw std::invalid_argument("op: the callable returned shape " + got + "), expected (" +
+                                  std::to_string(m_n) + (cols == 1 && !m_blocks ? ",)" : ", " + std::to_string(cols) + ")"));
+    }
+    Y.middleCols(c0, cols) = Eigen::Map<const Matrix>(a.data(), m_n, cols);
+  }
+
+  py::function m_fn;
+  Index m_n;
+  bool m_blocks;
+};
+
+py::dict result_dict(const LanczosResult& r) {
+  py::dict d;
+  d["eigenvalues"] = r.eigenvalues;
+  d["eigenvectors"] = r.eigenvectors;
+  d["residuals"] = r.residuals;
+  d["products"] = r.products;
+  d["restarts"] = r.restarts;
+  d["num_converged"] = r.num_converged;
+  d["converged"] = r.converged;
+  d["stopped"] = r.stopped;
+  d["anorm"] = r.anorm;
+  return d;
+}
+
+}  // namespace
+
+void bind_spectra(py::module_& m) {
+  py::class_<LinearOperator>(m, "LinearOperator", py::module_local())
+      .def_property_readonly("size", &LinearOperator::size)
+      .def("matmat",
+           [](const LinearOperator& self, const MatrixRef& X) {
+             if (X.rows() != self.size())
+               throw std::invalid_argument("X: expected " + std::to_string(self.size()) + " rows, got " +
+                                           std::to_string(X.rows()));
+             Matrix Y;
+             self.apply(X, Y);
+             return Y;
+           },
+           py::arg("X"), Release());
+
+  m.def("dense_operator",
+        [](py::array_t<double, py::array::c_style> A) -> std::unique_ptr<LinearOperator> {
+          if (A.ndim() != 2 || A.shape(0) != A.shape(1)) throw std::invalid_argument("A: expected a square matrix");
+          return std::make_unique<DenseOperator>(A.data(), A.shape(0));
+        },
+        py::arg("A"), py::keep_alive<0, 1>());
+  m.def("callable_operator",
+        [](py::function fn, Index n, bool blocks) -> std::unique_ptr<LinearOperator> {
+          return std::make_unique<PyOperator>(std::move(fn), n, blocks);
+        },
+        py::arg("fn"), py::arg("n"), py::arg("blocks"));
+
+  m.def("lanczos",
+        [](const LinearOperator& op, Index k, const std::string& which, double tol, Index maxiter, Index ncv,
+           Index block_size, std::uint64_t seed, std::optional<Matrix> v0, std::optional<py::function> callback) {
+          LanczosOptions o;
+          o.k = k;
+          o.which = which_from_string(which);
+          o.tol = tol;
+          o.maxiter = maxiter;
+          o.ncv = ncv;
+          o.block_size = block_size;
+          o.seed = seed;
+          if (v0) o.v0 = std::move(*v0);
+          if (callback) {
+            o.callback = [&callback](const LanczosProgress& p) {
+              py::gil_scoped_acquire gil;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+              py::dict d;
+              d["restarts"] = p.restarts;
+              d["products"] = p.products;
+              d["converged"] = p.converged;
+              d["wanted"] = p.wanted;
+              d["max_residual"] = p.max_residual;
+              py::object keep = (*callback)(d);
+              return keep.is_none() || keep.cast<bool>();
+            };
+          }
+          LanczosResult r;
+          {
+            py::gil_scoped_release release;
+            r = lanczos(op, o);
+          }
+          return result_dict(r);
+        },
+        py::arg("op"), py::arg("k"), py::arg("which"), py::arg("tol"), py::arg("maxiter"), py::arg("ncv"),
+        py::arg("block_size"), py::arg("seed"), py::arg("v0"), py::arg("callback"));
+
+  m.def("lanczos_quadrature",
+        [](const LinearOperator& op, Index num_probes, Index steps, std::uint64_t seed, Index block) {
+          QuadratureResult q;
+          {
+            py::gil_scoped_release release;
+            q = lanczos_quadrature(op, num_probes, steps, seed, block);
+          }
+          return py::make_tuple(q.nodes, q.weights, q.products);
+        },
+        py::arg("op"), py::arg("num_probes"), py::arg("steps"), py::arg("seed"), py::arg("block"));
+
+  m.def("trace",
+        [](const LinearOperator& op, Index num_probes, const std::string& method, std::uint64_t seed, Index block) {
+          TraceResult t;
+          {
+            py::gil_scoped_release release;
+            if (method == "hutchinson") t = trace_hutchinson(op, num_probes, seed, block);
+            else if (method == "hutch++") t = trace_hutchpp(op, num_probes, seed, block);
+            else throw std::invalid_argument("method: expected 'hutchinson' or 'hutch++', got '" + method + "'");
+          }
+          py::dict d;
+          d["estimate"] = t.estimate;
+          d["standard_error"] = t.standard_error;
+          d["samples"] = t.samples;
+          d["exact_part"] = t.exact_part;
+          d["products"] = t.products;
+          return d;
+        },
+        py::arg("op"), py::arg("num_probes"), py::arg("method"), py::arg("seed"), py::arg("block"));
+}

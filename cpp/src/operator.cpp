@@ -1,0 +1,34 @@
+#include "landscope/operator.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "parallel.hpp"
+
+namespace landscope {
+
+DenseOperator::DenseOperator(Matrix A) : m_owned(std::move(A)), m_A(m_owned.data(), m_owned.rows(), m_owned.cols()) {
+  if (m_owned.rows() != m_owned.cols())
+    throw std::invalid_argument("A: expected a square matrix, got " + std::to_string(m_owned.rows()) +
+                                " x " + std::to_string(m_owned.cols()));
+}
+
+DenseOperator::DenseOperator(const double* data, Index n) : m_A(data, n, n) {}
+
+void DenseOperator::apply(const MatrixRef& X, Matrix& Y) const {
+  const Index n = m_A.rows(), b = X.cols();
+  if (X.rows() != n) throw std::invalid_argument("X: expected " + std::to_string(n) + " rows");
+  Y.resize(n, b);
+  // Row blocks of Y in parallel; A is symmetric, so the row block of A is a column block of Aᵀ.
+  const Index chunk = 256, chunks = (n + chunk - 1) / chunk;
+  detail::parallel_for(chunks, num_threads(), [&](Index c) {
+    const Index r0 = c * chunk, rs = std::min(chunk, n - r0);
+    Y.middleRows(r0, rs).noalias() = m_A.middleCols(r0, rs).transpose() * X;
+  });
+}
+
+FunctionOperator::FunctionOperator(Index n, Apply f) : m_n(n), m_f(std::move(f)) {
+  if (n < 1) throw std::invalid_argument("n: expected an operator size >= 1, got " + std::to_string(n));
+}
+
+}  // namespace landscope

@@ -1,0 +1,479 @@
+"""Spectra of symmetric matrices and operators (DESIGN §5).
+
+- :func:`eigh`: dense symmetric eigendecomposition (LAPACK through numpy/scipy), all pairs or a
+  subset by index or value.
+- :func:`eigsh`: k eigenpairs at either or both ends of an operator by thick-restart (block)
+  Lanczos with full reorthogonalization, to a stated residual tolerance.
+- :func:`spectral_density`: stochastic Lanczos quadrature.
+- :func:`trace`: Hutchinson and Hutch++ estimates with standard errors.
+- :func:`classify`: the nature of a critical point of a model.
+
+Every solver takes an :class:`~landscope.operators.Operator` or anything
+:func:`~landscope.operators.as_operator` accepts (dense array, scipy operator, callable with
+``n=``), is seeded, and returns identical results for the same inputs, seed and thread count.
+"""
+from __future__ import annotations
+
+import operator as _operator
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import _validation as val
+from ._loader import core as _core
+from .operators import Operator, as_operator, check_symmetric
+
+__all__ = [
+    "eigh",
+    "eigsh",
+    "EigshResult",
+    "ConvergenceError",
+    "spectral_density",
+    "SpectralDensity",
+    "trace",
+    "TraceEstimate",
+    "classify",
+    "Classification",
+]
+
+_WHICH = ("LA", "SA", "BE", "LM")
+
+
+# -------------------------------------------------------------------------------------------
+# argument checks
+
+def _int(name: str, v, least: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {v!r}")
+    v = int(v)
+    if v < least:
+        raise ValueError(f"{name}: expected an integer >= {least}, got {v}")
+    return v
+
+
+def _positive(name: str, v, below: float | None = None) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {v!r}")
+    v = float(v)
+    if not np.isfinite(v) or v <= 0 or (below is not None and v >= below):
+        rng = f"0 < {name} < {below}" if below is not None else f"{name} > 0"
+        raise ValueError(f"{name}: expected {rng}, got {v}")
+    return v
+
+
+def _seed(seed) -> int:
+    return _int("seed", seed, 0)
+
+
+# -------------------------------------------------------------------------------------------
+# dense
+
+def eigh(A, subset_by_index=None, subset_by_value=None, eigvals_only: bool = False):
+    """Eigenvalues (ascending) and eigenvectors of a dense symmetric matrix.
+
+    ``subset_by_index=(lo, hi)`` keeps eigenvalues lo..hi (inclusive, 0-based, ascending);
+    ``subset_by_value=(a, b)`` keeps those in the half-open interval (a, b]. Returns ``w`` or
+    ``(w, V)`` with ``V[:, i]`` the unit eigenvector of ``w[i]``.
+
+    The input is checked (square, finite, symmetric to 1e-10 relative); the decomposition is
+    LAPACK's (``syevd`` through numpy, or ``syevr`` through scipy for subsets when scipy is
+    installed), which the C++ core does not try to beat.
+    """
+    arr = val._as_float_array("A", A)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"A: expected a square (n, n) matrix, got shape {arr.shape}")
+    check_symmetric(arr, "A")
+    n = arr.shape[0]
+    if subset_by_index is not None and subset_by_value is not None:
+        raise ValueError("subset_by_index, subset_by_value: give at most one of them")
+    lo = hi = None
+    if subset_by_index is not None:
+        try:
+            lo, hi = (_operator.index(i) for i in subset_by_index)
+        except (TypeError, ValueError):
+            raise TypeError(f"subset_by_index: expected two integers (lo, hi), got {subset_by_index!r}") from None
+        if not 0 <= lo <= hi < n:
+            raise ValueError(f"subset_by_index: expected 0 <= lo <= hi < {n}, got ({lo}, {hi})")
+    if subset_by_value is not None:
+        try:
+            a, b = (float(x) for x in subset_by_value)
+        except (TypeError, ValueError):
+            raise TypeError(f"subset_by_value: expected two numbers (a, b), got {subset_by_value!r}") from None
+        if np.isnan(a) or np.isnan(b) or not a < b:
+            raise ValueError(f"subset_by_value: expected a < b, got ({a}, {b})")
+    if lo is not None or subset_by_value is not None:
+        try:
+            import scipy.linalg as sl
+        except ImportError:
+            sl = None
+        if sl is not None:
+            kw = {"subset_by_index": (lo, hi)} if lo is not None else {"subset_by_value": (a, b)}
+            return sl.eigh(arr, eigvals_only=eigvals_only, driver="evr", check_finite=False, **kw)
+    if eigvals_only:
+        w = np.linalg.eigvalsh(arr)
+        V = None
+    else:
+        w, V = np.linalg.eigh(arr)
+    if lo is not None:
+        keep = slice(lo, hi + 1)
+    elif subset_by_value is not None:
+        keep = (w > a) & (w <= b)
+    else:
+        keep = slice(None)
+    return w[keep] if eigvals_only else (w[keep], V[:, keep])
+
+
+# -------------------------------------------------------------------------------------------
+# Lanczos
+
+@dataclass(frozen=True)
+class EigshResult:
+    """Eigenpairs from :func:`eigsh`, ascending. ``residuals[i] = ‖A x_i − λ_i x_i‖``."""
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    residuals: np.ndarray
+    converged: bool
+    num_converged: int
+    products: int
+    restarts: int
+    which: str
+    tol: float
+    anorm: float  # the estimate of ‖A‖₂ that `tol` is relative to
+
+    @property
+    def converged_mask(self) -> np.ndarray:
+        """Which pairs meet ‖A x − λ x‖ <= tol · ‖A‖₂."""
+        return self.residuals <= self.tol * self.anorm
+
+    def __iter__(self):  # vals, vecs = eigsh(...)
+        return iter((self.eigenvalues, self.eigenvectors))
+
+    def __repr__(self) -> str:
+        return (f"EigshResult(which={self.which!r}, eigenvalues={np.array2string(self.eigenvalues, precision=6)}, "
+                f"converged={self.converged}, products={self.products}, restarts={self.restarts})")
+
+
+class ConvergenceError(RuntimeError):
+    """The solver stopped before all k pairs met the tolerance.
+
+    ``eigenvalues``/``eigenvectors``/``residuals`` hold the pairs that did converge;
+    ``result`` the whole last iterate (an :class:`EigshResult` with ``converged=False``).
+    """
+
+    def __init__(self, message: str, result: EigshResult):
+        super().__init__(message)
+        self.result = result
+        mask = result.converged_mask
+        self.eigenvalues = result.eigenvalues[mask]
+        self.eigenvectors = result.eigenvectors[:, mask]
+        self.residuals = result.residuals[mask]
+
+
+class _Progress:
+    """A one-line progress display on stderr."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, p: dict) -> bool:
+        if self.enabled:
+            sys.stderr.write(f"\r{self.label}: restart {p['restarts']}, {p['products']} products, "
+                             f"{p['converged']}/{p['wanted']} converged, max residual {p['max_residual']:.1e}   ")
+            sys.stderr.flush()
+            self.shown = True
+        return True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Optional[int] = None,
+          ncv: Optional[int] = None, block_size: int = 1, v0=None, seed: int = 0, *,
+          n: Optional[int] = None, progress: bool = False,
+          callback: Optional[Callable[[dict], Optional[bool]]] = None) -> EigshResult:
+    """k eigenpairs of a symmetric operator by thick-restart Lanczos.
+
+    Parameters
+    ----------
+    op : Operator, symmetric array, scipy LinearOperator or callable (then ``n`` is required)
+    k : number of eigenpairs, 1 <= k < n
+    which : "LA" largest, "SA" smallest (most negative), "BE" both ends (ceil(k/2) largest and
+        floor(k/2) smallest), "LM" largest magnitude
+    tol : converged when ‖A x − λ x‖ <= tol · ‖A‖₂ for every wanted pair (‖A‖₂ estimated by the
+        largest Ritz value magnitude seen). The eigenvalue error is at most the residual and
+        usually its square over the gap.
+    maxiter : maximum number of restarts (default 1000)
+    ncv : basis size (default max(30, 2k + 2·block_size), at most n); memory is about
+        (ncv + 2·block_size + k) vectors of length n
+    block_size : vectors per operator product (block Lanczos); >= the multiplicity of a
+        repeated eigenvalue guarantees all its copies are found
+    v0 : start vector (n,) or block (n, c), c <= block_size; default random from ``seed``
+    progress : print restarts, products and converged pairs to stderr
+    callback : called after every restart with a dict (restarts, products, converged, wanted,
+        max_residual); return False to stop (then ConvergenceError is raised)
+
+    Returns an :class:`EigshResult` (ascending eigenvalues, eigenvectors, true residual norms,
+    products, restarts). Raises :class:`ConvergenceError`, carrying the converged pairs, when
+    ``maxiter`` restarts do not suffice. Problems with n <= ncv + block_size are solved densely.
+    Ctrl-C interrupts between restarts.
+    """
+    A = as_operator(op, n)
+    size = A.size
+    k = _int("k", k, 1)
+    if k >= size:
+        raise ValueError(f"k: expected k < n = {size}, got {k} (use landscope.eigh for all eigenvalues)")
+    if not isinstance(which, str) or which not in _WHICH:
+        raise ValueError(f"which: expected one of {_WHICH}, got {which!r}")
+    tol = _positive("tol", tol, 1.0)
+    maxiter = 0 if maxiter is None else _int("maxiter", maxiter, 1)
+    block_size = _int("block_size", block_size, 1)
+    if block_size > size:
+        raise ValueError(f"block_size: expected <= n = {size}, got {block_size}")
+    if ncv is None:
+        ncv_eff = min(size, max(30, 2 * k + 2 * block_size))
+        ncv = 0
+    else:
+        ncv = _int("ncv", ncv, 1)
+        if not k + block_size <= ncv <= size:
+            raise ValueError(f"ncv: expected k + block_size = {k + block_size} <= ncv <= n = {size}, got {ncv}")
+        ncv_eff = ncv
+    V0 = None
+    if v0 is not None:
+        V0 = val._as_float_array("v0", v0)
+        if V0.ndim == 1:
+            V0 = V0.reshape(-1, 1)
+        if V0.ndim != 2 or V0.shape[0] != size or V0.shape[1] > block_size:
+            raise ValueError(f"v0: expected shape ({size},) or ({size}, c) with c <= block_size = {block_size}, "
+                             f"got {np.shape(v0)}")
+        if not np.all(np.linalg.norm(V0, axis=0) > 0):
+            raise ValueError("v0: every start vector must be nonzero")
+        V0 = np.asfortranarray(V0)
+    seed = _seed(seed)
+    val.check_memory(8 * size * (ncv_eff + 3 * block_size + k), f"eigsh: a Lanczos basis of {ncv_eff} vectors of length {size}")
+    show = _Progress(f"eigsh {which} k={k}", progress)
+
+    def hook(p: dict) -> bool:
+        show(p)
+        if callback is not None:
+            keep = callback(p)
+            return keep is None or bool(keep)
+        return True
+
+    try:
+        raw = _core.lanczos(A._op, k, which, tol, maxiter, ncv, block_size, seed, V0,
+                            hook if (progress or callback is not None) else None)
+    finally:
+        show.close()
+    res = EigshResult(eigenvalues=raw["eigenvalues"], eigenvectors=raw["eigenvectors"],
+                      residuals=raw["residuals"], converged=bool(raw["converged"]),
+                      num_converged=int(raw["num_converged"]), products=int(raw["products"]),
+                      restarts=int(raw["restarts"]), which=which, tol=tol, anorm=float(raw["anorm"]))
+    if not res.converged:
+        why = "stopped by the callback" if raw["stopped"] else f"did not converge in {res.restarts} restarts"
+        raise ConvergenceError(f"eigsh: {why}; {res.num_converged} of {k} pairs met tol={tol:g} "
+                               f"({res.products} products). Increase maxiter or ncv, or loosen tol.", res)
+    return res
+
+
+# -------------------------------------------------------------------------------------------
+# density and trace
+
+@dataclass(frozen=True)
+class SpectralDensity:
+    """Stochastic Lanczos quadrature of the eigenvalue distribution of an n x n operator.
+
+    ``nodes[p]`` and ``weights[p]`` are probe p's Gauss quadrature (weights sum to 1); the
+    spectral measure is estimated as their average, (1/num_probes) Σ_p Σ_j weights[p, j] δ(λ − nodes[p, j]).
+    ``density`` is that measure smoothed by a Gaussian of width ``sigma`` on ``grid``.
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    grid: np.ndarray
+    density: np.ndarray
+    sigma: float
+    n: int
+    products: int
+    seed: int
+
+    @property
+    def num_probes(self) -> int:
+        return self.nodes.shape[0]
+
+    def count_below(self, x: float) -> tuple[float, float]:
+        """Estimated number of eigenvalues < x and its standard error (across probes)."""
+        per_probe = self.n * np.sum(self.weights * (self.nodes < x), axis=1)
+        m = len(per_probe)
+        err = float(np.std(per_probe, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")
+        return float(per_probe.mean()), err
+
+    def trace(self) -> tuple[float, float]:
+        """n · Σ τ θ: a trace estimate (equal to Hutchinson's with the same probes) and its error."""
+        per_probe = self.n * np.sum(self.weights * self.nodes, axis=1)
+        m = len(per_probe)
+        err = float(np.std(per_probe, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")
+        return float(per_probe.mean()), err
+
+
+def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *, n: Optional[int] = None,
+                     grid=512, sigma: Optional[float] = None, block: int = 4) -> SpectralDensity:
+    """Eigenvalue density of a symmetric operator by stochastic Lanczos quadrature.
+
+    Each of ``num_probes`` Rademacher probes runs ``steps`` Lanczos steps (full
+    reorthogonalization), ``block`` probes at a time through batched products. ``grid`` is a
+    number of points spanning the nodes (± 3 sigma) or an array of points; ``sigma`` defaults
+    to 1% of the node range. Memory: about block · steps vectors of length n.
+    """
+    A = as_operator(op, n)
+    num_probes = _int("num_probes", num_probes, 1)
+    steps = _int("steps", steps, 1)
+    block = _int("block", block, 1)
+    seed = _seed(seed)
+    steps = min(steps, A.size)
+    block = min(block, num_probes)
+    val.check_memory(8 * A.size * (block * (steps + 2)), f"spectral_density: {block} x {steps} Lanczos vectors of length {A.size}")
+    nodes, weights, products = _core.lanczos_quadrature(A._op, num_probes, steps, seed, block)
+    lo, hi = float(nodes.min()), float(nodes.max())
+    if sigma is None:
+        sigma = max(hi - lo, abs(hi), 1e-300) * 0.01
+    sigma = _positive("sigma", sigma)
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        g = np.linspace(lo - 3 * sigma, hi + 3 * sigma, _int("grid", grid, 2))
+    else:
+        g = val._as_float_array("grid", grid)
+        if g.ndim != 1:
+            raise ValueError(f"grid: expected a number of points or a 1-D array, got shape {g.shape}")
+    dens = np.zeros_like(g)
+    norm = 1.0 / (num_probes * sigma * np.sqrt(2 * np.pi))
+    for p in range(num_probes):
+        z = (g[:, None] - nodes[p][None, :]) / sigma
+        dens += norm * (np.exp(-0.5 * z * z) @ weights[p])
+    return SpectralDensity(nodes=nodes, weights=weights, grid=g, density=dens, sigma=float(sigma),
+                           n=A.size, products=int(products), seed=seed)
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """A stochastic trace estimate. ``estimate ± standard_error`` (one standard error)."""
+
+    estimate: float
+    standard_error: float
+    method: str
+    num_probes: int
+    products: int
+    samples: np.ndarray = field(repr=False)
+
+    def __float__(self) -> float:
+        return self.estimate
+
+
+def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n: Optional[int] = None,
+          block: int = 8) -> TraceEstimate:
+    """tr(A) from ``num_probes`` operator products with Rademacher probes.
+
+    ``"hutchinson"``: mean of zᵀAz (needs >= 2 probes for an error bar). ``"hutch++"``: a third
+    of the products sketch the dominant range Q of A (tr(QᵀAQ) exact), the remaining third
+    estimate the rest by Hutchinson on (I − QQᵀ)z (needs >= 4 probes); far smaller errors when
+    the spectrum decays. The standard error is that of the Hutchinson part.
+    """
+    A = as_operator(op, n)
+    if not isinstance(method, str) or method not in ("hutchinson", "hutch++"):
+        raise ValueError(f"method: expected 'hutchinson' or 'hutch++', got {method!r}")
+    num_probes = _int("num_probes", num_probes, 2 if method == "hutchinson" else 4)
+    block = _int("block", block, 1)
+    seed = _seed(seed)
+    val.check_memory(8 * A.size * (num_probes // 3 + 3 * block), f"trace: probe vectors of length {A.size}")
+    r = _core.trace(A._op, num_probes, method, seed, block)
+    return TraceEstimate(estimate=float(r["estimate"]), standard_error=float(r["standard_error"]), method=method,
+                         num_probes=num_probes, products=int(r["products"]), samples=r["samples"])
+
+
+# -------------------------------------------------------------------------------------------
+# critical points
+
+@dataclass(frozen=True)
+class Classification:
+    """What :func:`classify` found at w.
+
+    verdict: "local minimum" (λ_min > threshold), "strict saddle" (λ_min < −threshold),
+    "degenerate" (|λ_min| <= threshold: second order cannot decide), or "not critical"
+    (‖∇L‖ > grad_tol). ``index`` counts eigenvalues < −threshold: exact when ``index_exact``,
+    else an SLQ estimate ± ``index_error``.
+    """
+
+    verdict: str
+    loss: float
+    gradient_norm: float
+    lambda_min: float
+    lambda_max: float
+    bottom: np.ndarray
+    top: np.ndarray
+    index: float
+    index_error: float
+    index_exact: bool
+    threshold: float
+    grad_tol: float
+    method: str
+
+
+def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k: int = 6,
+             dense_max: int = 2048, seed: int = 0, num_probes: int = 20, steps: int = 80,
+             eig_tol: float = 1e-10) -> Classification:
+    """Classify w as a local minimum, strict saddle, degenerate point or not a critical point.
+
+    The gradient norm is compared with ``grad_tol`` (default ``tol``). Eigenvalues count as
+    negative (positive) below −threshold (above threshold), threshold = tol · max(1, ‖H‖₂).
+    For P <= ``dense_max`` the whole Hessian spectrum is computed and the index is exact;
+    otherwise Lanczos finds the k smallest and the largest eigenvalue, and the index is exact
+    when fewer than k of them are negative, else estimated by SLQ with an error bar.
+    """
+    from .models import Model
+
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a landscope model, got {type(model).__name__}")
+    tol = _positive("tol", tol)
+    grad_tol = tol if grad_tol is None else _positive("grad_tol", grad_tol)
+    k = _int("k", k, 1)
+    dense_max = _int("dense_max", dense_max, 0)
+    w = model._w(w)
+    loss, g = model.loss_and_gradient(w)
+    gnorm = float(np.linalg.norm(g))
+    P = model.num_params
+    if P <= max(dense_max, k + 1):
+        lam = np.linalg.eigvalsh(model.hessian(w))
+        lmin, lmax = float(lam[0]), float(lam[-1])
+        thr = tol * max(1.0, abs(lmin), abs(lmax))
+        index, err, exact, method = float(np.sum(lam < -thr)), 0.0, True, "dense"
+        bottom, top = lam[: min(k, P)], lam[-min(k, P):]
+    else:
+        H = model.hessian_operator(w)
+        top = eigsh(H, k=1, which="LA", tol=eig_tol, seed=seed).eigenvalues
+        bottom = eigsh(H, k=k, which="SA", tol=eig_tol, seed=seed).eigenvalues
+        lmin, lmax = float(bottom[0]), float(top[-1])
+        thr = tol * max(1.0, abs(lmin), abs(lmax))
+        neg = int(np.sum(bottom < -thr))
+        if neg < k:
+            index, err, exact, method = float(neg), 0.0, True, "lanczos"
+        else:
+            dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed)
+            index, err = dens.count_below(-thr)
+            index, exact, method = max(index, float(k)), False, "lanczos+slq"
+    if gnorm > grad_tol:
+        verdict = "not critical"
+    elif lmin < -thr:
+        verdict = "strict saddle"
+    elif lmin > thr:
+        verdict = "local minimum"
+    else:
+        verdict = "degenerate"
+    return Classification(verdict=verdict, loss=float(loss), gradient_norm=gnorm, lambda_min=lmin,
+                          lambda_max=lmax, bottom=np.asarray(bottom), top=np.asarray(top), index=index,
+                          index_error=float(err), index_exact=exact, threshold=float(thr),
+                          grad_tol=float(grad_tol), method=method)
