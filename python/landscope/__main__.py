@@ -1,12 +1,14 @@
-"""Command line: ``landscope info`` and ``landscope bench [options]``."""
+"""Command line: ``landscope info``, ``landscope bench [options]`` and ``landscope spectrum [options]``."""
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: landscope {info,bench} ...
+USAGE = """usage: landscope {info,bench,spectrum} ...
 
-  info    print version, Eigen version, SIMD build, OpenMP and thread count
-  bench   compare landscope with vectorized numpy (landscope bench --help)"""
+  info      print version, Eigen version, SIMD build, OpenMP and thread count
+  bench     compare landscope with vectorized numpy (landscope bench --help)
+  spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
+            index of a benchmark problem or an .npz data set (landscope spectrum --help)"""
 
 
 def main(argv=None) -> int:
@@ -25,6 +27,10 @@ def main(argv=None) -> int:
         from landscope.bench import bench_derivatives
 
         return bench_derivatives.main(rest)
+    if command == "spectrum":
+        from landscope._spectrum_cli import main as spectrum
+
+        return spectrum(rest)
     print(f"landscope: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 
