@@ -52,3 +52,7 @@ def test_cpp_example_matches_python(example_output):
     np.testing.assert_allclose([float(t) for t in out["grad[0:3]"].split()], grad[:3], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(float(out["hvp_norm"]), np.linalg.norm(hv), rtol=1e-12)
     np.testing.assert_allclose(float(out["vHv"]), hv.sum(), rtol=1e-10)
+    lam = np.linalg.eigvalsh(net.hessian(w))
+    assert out["converged"] == "1"
+    np.testing.assert_allclose([float(t) for t in out["eigenvalues"].split()], np.r_[lam[:3], lam[-3:]],
+                               rtol=1e-9, atol=1e-9 * abs(lam).max())

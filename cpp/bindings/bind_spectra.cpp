@@ -51,7 +51,8 @@ class PyOperator : public LinearOperator {
     if (!vec && !mat) {
       std::string got = "(";
       for (py::ssize_t i = 0; i < a.ndim(); ++i) got += (i ? ", " : "") + std::to_string(a.shape(i));
-      throw std::invalid_argument("op: the callable returned shape " + got + "), expected (" +
+      got += a.ndim() == 1 ? ",)" : ")";
+      throw std::invalid_argument("op: the callable returned shape " + got + ", expected (" +
                                   std::to_string(m_n) + (cols == 1 && !m_blocks ? ",)" : ", " + std::to_string(cols) + ")"));
     }
     Y.middleCols(c0, cols) = Eigen::Map<const Matrix>(a.data(), m_n, cols);

@@ -1,4 +1,5 @@
-// landscope from C++ alone: build an MLP, take its gradient and a Hessian-vector product.
+// landscope from C++ alone: build an MLP, take its gradient, a Hessian-vector product and the
+// extreme Hessian eigenvalues (matrix-free Lanczos).
 //   cmake -S . -B build-cpp -DLANDSCOPE_EXAMPLES=ON && cmake --build build-cpp --target mlp_example
 //   ./build-cpp/mlp_example
 #include <cmath>
@@ -30,5 +31,15 @@ int main() {
   std::printf("grad[0:3] %.17g %.17g %.17g\n", grad[0], grad[1], grad[2]);
   std::printf("hvp_norm %.17g\n", Hv.norm());
   std::printf("vHv %.17g\n", v.dot(Hv.col(0)));
+
+  // The 3 largest and 3 smallest Hessian eigenvalues, never forming H.
+  const auto H = net->hessian_operator(w);
+  LanczosOptions lo;
+  lo.k = 6;
+  lo.which = Which::BothEnds;
+  const LanczosResult eig = lanczos(*H, lo);
+  std::printf("eigenvalues");
+  for (Index i = 0; i < eig.eigenvalues.size(); ++i) std::printf(" %.17g", eig.eigenvalues[i]);
+  std::printf("\nconverged %d\n", eig.converged ? 1 : 0);
   return 0;
 }

@@ -58,9 +58,12 @@ bool orthonormalize(const ConstBlock& B, Block W, Matrix& R, double drop, Rng& r
       }
   };
   for (Index j = 0; j < b; ++j) {
+    const double before = W.col(j).norm();
     against_previous(j, true);
     const double nrm = W.col(j).norm();
-    if (nrm > drop) {
+    // A remainder at rounding level of the column is no new direction: it would carry the
+    // previous columns' rounding errors into the basis.
+    if (nrm > drop && nrm > 1e-10 * before) {
       R(j, j) = nrm;
       W.col(j) /= nrm;
       continue;
@@ -69,11 +72,11 @@ bool orthonormalize(const ConstBlock& B, Block W, Matrix& R, double drop, Rng& r
     bool found = false;
     for (int attempt = 0; attempt < 4 && !found; ++attempt) {
       fill_normal(W.col(j), rng);
-      const double before = W.col(j).norm();
+      const double fresh = W.col(j).norm();
       orthogonalize(B, W.col(j));
       against_previous(j, false);
       const double after = W.col(j).norm();
-      if (after > 1e-8 * before) {
+      if (after > 1e-8 * fresh) {
         W.col(j) /= after;
         found = true;
       }
@@ -91,6 +94,16 @@ void rotate(Block V, Index c, const Matrix& Y) {
     thread_local Matrix tmp;
     tmp.noalias() = V.block(r0, 0, rs, c) * Y;
     V.block(r0, 0, rs, l) = tmp;
+  });
+}
+
+void combine(const ConstBlock& V, const Matrix& Y, Matrix& out) {
+  const Index n = V.rows(), c = V.cols(), l = Y.cols();
+  out.resize(n, l);
+  const Index chunk = row_chunk(c + l), chunks = (n + chunk - 1) / chunk;
+  parallel_for(chunks, threads_for(n * c * l), [&](Index i) {
+    const Index r0 = i * chunk, rs = std::min(chunk, n - r0);
+    out.middleRows(r0, rs).noalias() = V.middleRows(r0, rs) * Y;
   });
 }
 

@@ -22,6 +22,9 @@ bool orthonormalize(const ConstBlock& B, Block W, Matrix& R, double drop, Rng& r
 /// V[:, :l] ← V[:, :c] Y (c x l, l <= c) in place, row chunk by row chunk.
 void rotate(Block V, Index c, const Matrix& Y);
 
+/// out = V Y (n x l), row chunks in parallel.
+void combine(const ConstBlock& V, const Matrix& Y, Matrix& out);
+
 /// Standard normal entries.
 void fill_normal(Block W, Rng& rng);
 /// Rademacher (±1) entries scaled by `scale`, column by column.

@@ -195,7 +195,7 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
     out.eigenvalues[i] = theta[idx[i]];
     out.residuals[i] = res[idx[i]];
   }
-  out.eigenvectors.noalias() = V.leftCols(cur) * Yk;
+  detail::combine(V.leftCols(cur), Yk, out.eigenvectors);
   out.anorm = anorm;
   return out;
 }

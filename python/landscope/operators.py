@@ -91,6 +91,11 @@ def check_symmetric(A: np.ndarray, name: str = "A", rtol: float = 1e-10) -> None
                          f"(max|{name}| = {scale:.3g})")
 
 
+def _check_n(n, size: int) -> None:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) != size):
+        raise ValueError(f"n: {n!r} does not match the operator's size {size}")
+
+
 def _dense(A, name: str) -> Operator:
     arr = val._as_float_array(name, A)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
@@ -99,7 +104,7 @@ def _dense(A, name: str) -> Operator:
     return Operator(_core.dense_operator(arr), "dense")
 
 
-def as_operator(A, n: int | None = None, *, blocks: bool = False) -> Operator:
+def as_operator(A, n: int | None = None, *, blocks: bool = False, name: str = "A") -> Operator:
     """Any supported source as an :class:`Operator`.
 
     - an :class:`Operator`: returned as is;
@@ -107,18 +112,21 @@ def as_operator(A, n: int | None = None, *, blocks: bool = False) -> Operator:
     - a scipy ``LinearOperator`` or sparse matrix: products through ``A @ X``;
     - a callable: ``n`` is required; ``fn(v)`` maps (n,) to (n,), or with ``blocks=True``
       ``fn(X)`` maps (n, b) to (n, b). Outputs are checked for shape and NaN/Inf.
-    The operator is assumed symmetric for every source but the dense array.
+    The operator is assumed symmetric for every source but the dense array. A given ``n``
+    must match the size of a sized source. ``name`` is the argument named in errors.
     """
     if isinstance(A, Operator):
+        _check_n(n, A.size)
         return A
     if isinstance(A, np.ndarray) or isinstance(A, (list, tuple)):
-        return _dense(A, "A")
+        op = _dense(A, name)
+        _check_n(n, op.size)
+        return op
     shape = getattr(A, "shape", None)
     if shape is not None and (hasattr(A, "matmat") or hasattr(A, "tocsr")):  # scipy operator / sparse
         if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(f"A: expected a square operator, got shape {tuple(shape)}")
-        if n is not None and n != shape[0]:
-            raise ValueError(f"n: {n} does not match the operator's shape {tuple(shape)}")
+            raise ValueError(f"{name}: expected a square operator, got shape {tuple(shape)}")
+        _check_n(n, int(shape[0]))
         mat = A.matmat if hasattr(A, "matmat") else (lambda X: A @ X)
         return Operator(_core.callable_operator(lambda X: mat(X), int(shape[0]), True), "scipy")
     if callable(A):
@@ -128,5 +136,5 @@ def as_operator(A, n: int | None = None, *, blocks: bool = False) -> Operator:
         if size is None or size < 1:
             raise ValueError(f"n: expected an operator size >= 1, got {n!r}")
         return Operator(_core.callable_operator(A, size, bool(blocks)), "callable")
-    raise TypeError(f"op: expected an Operator, a symmetric array, a scipy LinearOperator or a callable, "
+    raise TypeError(f"{name}: expected an Operator, a symmetric array, a scipy LinearOperator or a callable, "
                     f"got {type(A).__name__}")

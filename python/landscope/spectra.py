@@ -228,7 +228,7 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
     ``maxiter`` restarts do not suffice. Problems with n <= ncv + block_size are solved densely.
     Ctrl-C interrupts between restarts.
     """
-    A = as_operator(op, n)
+    A = as_operator(op, n, name="op")
     size = A.size
     k = _int("k", k, 1)
     if k >= size:
@@ -315,9 +315,10 @@ class SpectralDensity:
         """Estimated number of eigenvalues < x and its error.
 
         The error combines the standard error across probes with the quadrature's resolution
-        at x: per probe, half the weight of the two nodes that bracket x (Gauss quadrature
-        cannot tell on which side of x that mass lies). Inside a dense cluster of eigenvalues
-        the error is therefore large, as it should be.
+        at x: per probe, half the weight of the two nodes that bracket x, the half-width of the
+        Chebyshev–Markov–Stieltjes bound on the probe's distribution function (Gauss quadrature
+        cannot tell on which side of x that mass lies). It is a bound, so often pessimistic,
+        and large inside a dense cluster of eigenvalues, where SLQ cannot resolve the count.
         """
         below = self.nodes < x
         per_probe = self.n * np.sum(self.weights * below, axis=1)
@@ -325,7 +326,8 @@ class SpectralDensity:
         stat = float(np.std(per_probe, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")
         w_lo = np.max(np.where(below, self.weights * (self.nodes == np.max(np.where(below, self.nodes, -np.inf), axis=1, keepdims=True)), 0.0), axis=1)
         w_hi = np.max(np.where(~below, self.weights * (self.nodes == np.min(np.where(~below, self.nodes, np.inf), axis=1, keepdims=True)), 0.0), axis=1)
-        quad = float(self.n * np.mean(0.5 * (w_lo + w_hi)))
+        exact = np.any(self.weights == 0.0, axis=1)  # Krylov space exhausted: the quadrature is exact
+        quad = float(self.n * np.mean(np.where(exact, 0.0, 0.5 * (w_lo + w_hi))))
         return float(per_probe.mean()), float(np.hypot(stat, quad))
 
     def trace(self) -> tuple[float, float]:
@@ -345,7 +347,7 @@ def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *
     number of points spanning the nodes (± 3 sigma) or an array of points; ``sigma`` defaults
     to 1% of the node range. Memory: about block · steps vectors of length n.
     """
-    A = as_operator(op, n)
+    A = as_operator(op, n, name="op")
     num_probes = _int("num_probes", num_probes, 1)
     steps = _int("steps", steps, 1)
     block = _int("block", block, 1)
@@ -397,7 +399,7 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
     estimate the rest by Hutchinson on (I − QQᵀ)z (needs >= 4 probes); far smaller errors when
     the spectrum decays. The standard error is that of the Hutchinson part.
     """
-    A = as_operator(op, n)
+    A = as_operator(op, n, name="op")
     if not isinstance(method, str) or method not in ("hutchinson", "hutch++"):
         raise ValueError(f"method: expected 'hutchinson' or 'hutch++', got {method!r}")
     num_probes = _int("num_probes", num_probes, 2 if method == "hutchinson" else 4)
