@@ -99,6 +99,17 @@ void bind_spectra(py::module_& m) {
           return std::make_unique<DenseOperator>(A.data(), A.shape(0));
         },
         py::arg("A"), py::keep_alive<0, 1>());
+  m.def("check_symmetry",
+        [](py::array_t<double, py::array::c_style> A) {
+          if (A.ndim() != 2 || A.shape(0) != A.shape(1)) throw std::invalid_argument("A: expected a square matrix");
+          SymmetryCheck c;
+          {
+            py::gil_scoped_release release;
+            c = check_symmetry(A.data(), A.shape(0));
+          }
+          return py::make_tuple(c.asymmetry, c.max_abs, c.finite);
+        },
+        py::arg("A"));
   m.def("callable_operator",
         [](py::function fn, Index n, bool blocks) -> std::unique_ptr<LinearOperator> {
           return std::make_unique<PyOperator>(std::move(fn), n, blocks);

@@ -1,6 +1,8 @@
 #include "landscope/operator.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 #include <string>
 
 #include "parallel.hpp"
@@ -26,6 +28,31 @@ void DenseOperator::apply(const MatrixRef& X, Matrix& Y) const {
     const Index r0 = c * chunk, rs = std::min(chunk, n - r0);
     Y.middleRows(r0, rs).noalias() = m_A.middleCols(r0, rs).transpose() * X;
   });
+}
+
+SymmetryCheck check_symmetry(const double* data, Index n) {
+  const Eigen::Map<const Matrix> A(data, n, n);
+  const Index tile = 64, nt = (n + tile - 1) / tile;
+  std::vector<SymmetryCheck> rows(nt);
+  detail::parallel_for(nt, n * n < (Index(1) << 18) ? 1 : num_threads(), [&](Index I) {
+    SymmetryCheck& c = rows[I];
+    const Index r0 = I * tile, rs = std::min(tile, n - r0);
+    for (Index J = I; J < nt; ++J) {
+      const Index c0 = J * tile, cs = std::min(tile, n - c0);
+      const auto upper = A.block(r0, c0, rs, cs);
+      const auto lower = A.block(c0, r0, cs, rs);
+      c.asymmetry = std::max(c.asymmetry, (upper - lower.transpose()).cwiseAbs().maxCoeff());
+      c.max_abs = std::max({c.max_abs, upper.cwiseAbs().maxCoeff(), lower.cwiseAbs().maxCoeff()});
+      c.finite = c.finite && upper.allFinite() && lower.allFinite();
+    }
+  }, true);
+  SymmetryCheck out;
+  for (const SymmetryCheck& c : rows) {
+    out.asymmetry = std::max(out.asymmetry, c.asymmetry);
+    out.max_abs = std::max(out.max_abs, c.max_abs);
+    out.finite = out.finite && c.finite;
+  }
+  return out;
 }
 
 FunctionOperator::FunctionOperator(Index n, Apply f) : m_n(n), m_f(std::move(f)) {

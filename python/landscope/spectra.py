@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _validation as val
 from ._loader import core as _core
-from .operators import Operator, as_operator, check_symmetric
+from .operators import Operator, as_operator, symmetric_matrix
 
 __all__ = [
     "eigh",
@@ -82,10 +82,7 @@ def eigh(A, subset_by_index=None, subset_by_value=None, eigvals_only: bool = Fal
     LAPACK's (``syevd`` through numpy, or ``syevr`` through scipy for subsets when scipy is
     installed), which the C++ core does not try to beat.
     """
-    arr = val._as_float_array("A", A)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"A: expected a square (n, n) matrix, got shape {arr.shape}")
-    check_symmetric(arr, "A")
+    arr = symmetric_matrix(A, "A")
     n = arr.shape[0]
     if subset_by_index is not None and subset_by_value is not None:
         raise ValueError("subset_by_index, subset_by_value: give at most one of them")
@@ -271,8 +268,7 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
         return True
 
     try:
-        raw = _core.lanczos(A._op, k, which, tol, maxiter, ncv, block_size, seed, V0,
-                            hook if (progress or callback is not None) else None)
+        raw = _core.lanczos(A._op, k, which, tol, maxiter, ncv, block_size, seed, V0, hook)  # hook: Ctrl-C too
     finally:
         show.close()
     res = EigshResult(eigenvalues=raw["eigenvalues"], eigenvectors=raw["eigenvectors"],

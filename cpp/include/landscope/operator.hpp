@@ -32,6 +32,15 @@ class DenseOperator : public LinearOperator {
   Eigen::Map<const Matrix> m_A;
 };
 
+/// One pass over a dense n x n matrix (either storage order): max |A − Aᵀ|, max |A| and
+/// whether every entry is finite. Blocked and parallel, no temporaries.
+struct SymmetryCheck {
+  double asymmetry = 0;
+  double max_abs = 0;
+  bool finite = true;
+};
+SymmetryCheck check_symmetry(const double* data, Index n);
+
 /// Any function computing Y = A X.
 class FunctionOperator : public LinearOperator {
  public:
