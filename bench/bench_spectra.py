@@ -153,7 +153,7 @@ def table(report: dict) -> str:
         "| problem | P | which | landscope | products | scipy eigsh (landscope HVP) | products | ratio | "
         "dense eigvalsh | agreement | notes |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    ] if report["lanczos"] else []
     for r in report["lanczos"]:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "—"
         notes = []
@@ -187,6 +187,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench_spectra", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="S1 and M1, n = 1000 only, few repeats")
     parser.add_argument("--problems", default=None, help="comma-separated subset of S1,S2,M1,M2")
+    parser.add_argument("--dense-only", action="store_true", help="only the dense eigh comparison")
     parser.add_argument("--dense-sizes", default=None, help="comma-separated n for dense eigh (default 1000,2000,4000)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs (median)")
     parser.add_argument("--budget", type=int, default=3000, help="products before scipy's eigsh is stopped")
@@ -195,7 +196,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     problems = args.problems or ("S1,M1" if args.quick else "S1,S2,M1,M2")
-    problems = [p.strip().upper() for p in problems.split(",") if p.strip()]
+    problems = [] if args.dense_only else [p.strip().upper() for p in problems.split(",") if p.strip()]
     unknown = [p for p in problems if p not in PROBLEMS]
     if unknown:
         parser.error(f"--problems: unknown {unknown}; choose from {sorted(PROBLEMS)}")
