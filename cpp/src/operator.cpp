@@ -34,7 +34,9 @@ SymmetryCheck check_symmetry(const double* data, Index n) {
   const Eigen::Map<const Matrix> A(data, n, n);
   const Index tile = 64, nt = (n + tile - 1) / tile;
   std::vector<SymmetryCheck> rows(nt);
-  detail::parallel_for(nt, n * n < (Index(1) << 18) ? 1 : num_threads(), [&](Index I) {
+  // One thread: the pass is memory-bound, and spinning OpenMP workers would slow the LAPACK
+  // call (on BLAS threads) that usually follows.
+  detail::parallel_for(nt, 1, [&](Index I) {
     SymmetryCheck& c = rows[I];
     const Index r0 = I * tile, rs = std::min(tile, n - r0);
     for (Index J = I; J < nt; ++J) {
@@ -45,7 +47,7 @@ SymmetryCheck check_symmetry(const double* data, Index n) {
       c.max_abs = std::max({c.max_abs, upper.cwiseAbs().maxCoeff(), lower.cwiseAbs().maxCoeff()});
       c.finite = c.finite && upper.allFinite() && lower.allFinite();
     }
-  }, true);
+  });
   SymmetryCheck out;
   for (const SymmetryCheck& c : rows) {
     out.asymmetry = std::max(out.asymmetry, c.asymmetry);

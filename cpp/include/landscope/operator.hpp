@@ -33,7 +33,7 @@ class DenseOperator : public LinearOperator {
 };
 
 /// One pass over a dense n x n matrix (either storage order): max |A − Aᵀ|, max |A| and
-/// whether every entry is finite. Blocked and parallel, no temporaries.
+/// whether every entry is finite. Blocked, no temporaries.
 struct SymmetryCheck {
   double asymmetry = 0;
   double max_abs = 0;
