@@ -16,7 +16,7 @@ int threads_for(Index work) { return work < (Index(1) << 16) ? 1 : num_threads()
 
 }  // namespace
 
-Matrix orthogonalize(const ConstBlock& B, Block W) {
+Matrix orthogonalize(const ConstBlock& B, Block W, bool twice) {
   const Index n = B.rows(), c = B.cols(), b = W.cols();
   Matrix H = Matrix::Zero(c, b);
   if (c == 0 || b == 0) return H;
@@ -36,8 +36,10 @@ Matrix orthogonalize(const ConstBlock& B, Block W) {
   parallel_for(chunks, threads, [&](Index i) {
     const Index r0 = i * chunk, rs = std::min(chunk, n - r0);
     W.middleRows(r0, rs).noalias() -= B.middleRows(r0, rs) * H1;
-    parts.middleCols(i * b, b).noalias() = B.middleRows(r0, rs).transpose() * W.middleRows(r0, rs);
+    if (twice)
+      parts.middleCols(i * b, b).noalias() = B.middleRows(r0, rs).transpose() * W.middleRows(r0, rs);
   });
+  if (!twice) return H1;
   const Matrix H2 = reduce();
   parallel_for(chunks, threads, [&](Index i) {
     const Index r0 = i * chunk, rs = std::min(chunk, n - r0);

@@ -9,9 +9,10 @@ using ConstBlock = Eigen::Ref<const Matrix>;
 using Block = Eigen::Ref<Matrix>;
 
 /// W ← (I − B Bᵀ)² W: classical Gram–Schmidt twice, the second projection fused with the first
-/// subtraction (three sweeps over B, row chunks in parallel, a fixed reduction order).
-/// Returns the coefficients of both passes summed (cols(B) x cols(W)).
-Matrix orthogonalize(const ConstBlock& B, Block W);
+/// subtraction (three sweeps over B, row chunks in parallel, a fixed reduction order); with
+/// twice = false one pass (two sweeps). Returns the coefficients of the passes summed
+/// (cols(B) x cols(W)).
+Matrix orthogonalize(const ConstBlock& B, Block W, bool twice = true);
 
 /// Orthonormalizes the columns of W (already orthogonal to B) in place: W_in = W_out R with R
 /// upper triangular. A column whose remainder is at most `drop` is replaced by a random

@@ -122,7 +122,7 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
     detail::orthonormalize(V.leftCols(0), S, R, 0.0, rng);
   }
   LanczosResult out;
-  Index cur = 0;
+  Index cur = 0, fresh = 0;  // fresh: the first block multiplied since the last (re)start
   double anorm = 0.0;
   Vector theta, res;
   Matrix Y;
@@ -133,7 +133,16 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
       check_product(W, n, b);
       out.products += b;
       anorm = std::max(anorm, W.colwise().norm().maxCoeff());
-      const Matrix h = detail::orthogonalize(V.leftCols(cur + b), W);
+      Matrix h;
+      if (cur >= fresh + b) {
+        // Inside a Lanczos run the product couples only to the previous and the current block
+        // (block tridiagonal): remove those first, then one global pass catches the rounding.
+        const Matrix local = detail::orthogonalize(V.middleCols(cur - b, 2 * b), W);
+        h = detail::orthogonalize(V.leftCols(cur + b), W, false);
+        h.middleRows(cur - b, 2 * b) += local;
+      } else {
+        h = detail::orthogonalize(V.leftCols(cur + b), W);  // first block after a (re)start
+      }
       T.block(0, cur, cur + b, b) = h;
       T.block(cur, 0, b, cur + b) = h.transpose();
       T.block(cur, cur, b, b) = 0.5 * (h.bottomRows(b) + h.bottomRows(b).transpose());
@@ -182,7 +191,7 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
     T.diagonal().head(l) = ts;
     T.block(l, 0, b, l) = C;
     T.block(0, l, l, b) = C.transpose();
-    cur = l;
+    cur = fresh = l;
     ++out.restarts;
   }
   std::vector<Index> idx(order.begin(), order.begin() + k);
