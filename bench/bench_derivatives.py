@@ -212,6 +212,15 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def emit(text: str, report: dict, path) -> None:
+    """Print the table and, with a path, write the figures as JSON."""
+    print(text)
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"\nwrote {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="landscope bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute in all)")
@@ -227,11 +236,7 @@ def main(argv=None) -> int:
     if repeats < 1:
         parser.error("--repeats: expected >= 1")
     report = run(problems, repeats, args.quick)
-    print(table(report))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"\nwrote {args.json}")
+    emit(table(report), report, args.json)
     return 0
 
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -26,10 +25,10 @@ import time
 import numpy as np
 
 try:  # installed as landscope.bench
-    from .bench_derivatives import PROBLEMS, build, median_time, peak_memory
+    from .bench_derivatives import PROBLEMS, build, emit, median_time, peak_memory
 except ImportError:  # run as a script from bench/
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_derivatives import PROBLEMS, build, median_time, peak_memory  # type: ignore[no-redef]
+    from bench_derivatives import PROBLEMS, build, emit, median_time, peak_memory  # type: ignore[no-redef]
 
 import landscope
 
@@ -230,11 +229,7 @@ def main(argv=None) -> int:
         lanczos=run_lanczos(problems, repeats, args.budget, args.scipy_seconds, with_scipy),
         dense=run_dense(sizes, repeats),
     )
-    print(table(report))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"\nwrote {args.json}")
+    emit(table(report), report, args.json)
     return 0
 
 

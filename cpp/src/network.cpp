@@ -490,8 +490,8 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
     backward(w, pass);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
-      const Vector v = V.col(c);
-      r_pass(w, v.data(), pass, pass.r, norm, parts[blk].col(c).data());
+      const double* v = V.col(c).data();  // a MatrixRef column is contiguous
+      r_pass(w, v, pass, pass.r, norm, parts[blk].col(c).data());
     }
   });
   for (Index blk = 1; blk < blocks; ++blk) parts[0] += parts[blk];
@@ -510,8 +510,8 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
     loss_grad_out(pass, norm);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
-      const Vector v = V.col(c);
-      jvp(w, v.data(), pass, pass.r, pass.r.RF);    // J v
+      const double* v = V.col(c).data();  // a MatrixRef column is contiguous
+      jvp(w, v, pass, pass.r, pass.r.RF);    // J v
       detail::apply_loss_curvature(m_options.loss, pass.p, pass.r.RF, norm, pass.g);  // D J v
       backward(w, pass);                     // Jᵀ D J v
       write_gradient(pass, parts[blk].col(c).data());
@@ -538,8 +538,8 @@ Matrix Network::jvp(const VectorRef& w, const MatrixRef& V) const {
     const Index lo = detail::block_begin(n, blocks, blk), hi = detail::block_begin(n, blocks, blk + 1);
     forward(w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < b; ++c) {
-      const Vector v = V.col(c);
-      jvp(w, v.data(), pass, pass.r, pass.r.RF);
+      const double* v = V.col(c).data();  // a MatrixRef column is contiguous
+      jvp(w, v, pass, pass.r, pass.r.RF);
       Eigen::Map<MatrixR>(out.col(c).data() + lo * k, hi - lo, k) = pass.r.RF;
     }
   });
@@ -593,8 +593,8 @@ class NetworkHessianOperator : public LinearOperator {
       thread_local Network::RScratch scratch;
       parts[blk] = detail::large_matrix<Matrix>(P, b);
       for (Index c = 0; c < b; ++c) {
-        const Vector v = X.col(c);
-        m_net.r_pass(m_w, v.data(), m_passes[blk], scratch, m_norm, parts[blk].col(c).data());
+        const double* v = X.col(c).data();  // a MatrixRef column is contiguous
+        m_net.r_pass(m_w, v, m_passes[blk], scratch, m_norm, parts[blk].col(c).data());
       }
     });
     for (Index blk = 1; blk < m_blocks; ++blk) parts[0] += parts[blk];
