@@ -8,6 +8,7 @@ namespace py = pybind11;
 void bind_threads(py::module_& m);
 void bind_models(py::module_& m);
 void bind_spectra(py::module_& m);
+void bind_train(py::module_& m);
 
 #ifndef LANDSCOPE_MODULE_NAME
 #define LANDSCOPE_MODULE_NAME _core
@@ -29,4 +30,5 @@ PYBIND11_MODULE(LANDSCOPE_MODULE_NAME, m) {
   bind_threads(m);
   bind_models(m);
   bind_spectra(m);
+  bind_train(m);
 }

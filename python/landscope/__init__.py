@@ -8,11 +8,13 @@ kernels of over-parameterized models, and their spectra, computed by a C++/Eigen
 >>> H = net.hessian(w)            # (256, 256), exact
 >>> Hv = net.hvp(w, np.ones(net.num_params))
 >>> top = landscope.eigsh(net.hessian_operator(w), k=5, which="LA")   # matrix-free Lanczos
+>>> traj = landscope.train(net, w, landscope.optim.GD(0.5), 200, record=("sharpness",), progress=False)
 """
 from __future__ import annotations
 
 from ._loader import core as _core
 from ._loader import isa as _isa
+from . import optim, schedules, theory
 from .models import MLP, DeepLinear, LeastSquares, Model, ProductToy, ShallowNet
 from .operators import Operator, as_operator
 from .spectra import (
@@ -27,6 +29,7 @@ from .spectra import (
     spectral_density,
     trace,
 )
+from .training import Trajectory, train
 
 __version__ = _core.__version__
 
@@ -49,6 +52,11 @@ __all__ = [
     "TraceEstimate",
     "classify",
     "Classification",
+    "train",
+    "Trajectory",
+    "optim",
+    "schedules",
+    "theory",
     "set_num_threads",
     "get_num_threads",
     "info",

@@ -91,10 +91,10 @@ def _index(v) -> int:
     return operator.index(v)
 
 
-def as_params(w, P: int) -> np.ndarray:
-    arr = _as_float_array("w", w)
+def as_params(w, P: int, name: str = "w") -> np.ndarray:
+    arr = _as_float_array(name, w)
     if arr.shape != (P,):
-        raise ValueError(f"w: expected shape ({P},), got {_shape(arr)}")
+        raise ValueError(f"{name}: expected shape ({P},), got {_shape(arr)}")
     return arr
 
 

@@ -7,6 +7,7 @@
 #include "landscope/product_toy.hpp"
 #include "landscope/spectra.hpp"
 #include "landscope/threads.hpp"
+#include "landscope/train.hpp"
 #include "landscope/types.hpp"
 
 #define LANDSCOPE_VERSION "0.1.0"

@@ -1,0 +1,198 @@
+// Training: optimizers, schedules and the loop. landscope/training.py validates the arguments and
+// keeps the state between calls; this file converts dictionaries and releases the GIL.
+#include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "landscope/train.hpp"
+
+namespace py = pybind11;
+using namespace landscope;
+
+namespace {
+
+template <class T>
+T get(const py::dict& d, const char* key, T fallback) {
+  return d.contains(key) ? d[key].cast<T>() : fallback;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, double lr, const py::dict& p, Index batch_size,
+                                          std::uint64_t seed) {
+  std::unique_ptr<Optimizer> o;
+  if (kind == "gd") o = std::make_unique<GD>();
+  else if (kind == "momentum") o = std::make_unique<Momentum>(get(p, "beta", 0.9), get(p, "nesterov", false));
+  else if (kind == "adam" || kind == "adamw")
+    o = std::make_unique<Adam>(get(p, "beta1", 0.9), get(p, "beta2", 0.999), get(p, "eps", 1e-8),
+                               get(p, "weight_decay", 0.0), kind == "adamw");
+  else if (kind == "perturbed_gd")
+    o = std::make_unique<PerturbedGD>(get(p, "radius", 0.1), get(p, "threshold", 1e-3), get<Step>(p, "interval", 1));
+  else if (kind == "sam") o = std::make_unique<SAM>(get(p, "rho", 0.05));
+  else throw std::invalid_argument("optimizer: unknown kind '" + kind + "'");
+  o->lr = lr;
+  o->batch_size = batch_size;
+  o->seed = seed;
+  return o;
+}
+
+Schedule make_schedule(const std::string& kind, const py::dict& p) {
+  Schedule s;
+  if (kind == "constant") s = Schedule::constant();
+  else if (kind == "step") s = Schedule::step_decay(get<Step>(p, "period", 1), get(p, "gamma", 0.1));
+  else if (kind == "cosine") s = Schedule::cosine(get<Step>(p, "total", 0), get(p, "final", 0.0));
+  else if (kind == "warmup_cosine")
+    s = Schedule::warmup_cosine(get<Step>(p, "warmup", 0), get<Step>(p, "total", 0), get(p, "final", 0.0));
+  else if (kind == "wsd")
+    s = Schedule::wsd(get<Step>(p, "total", 0), get(p, "warmup", 0.0), get(p, "decay", 0.0), get(p, "final", 0.0));
+  else if (kind == "one_cycle")
+    s = Schedule::one_cycle(get<Step>(p, "total", 0), get(p, "pct_start", 0.3), get(p, "div_factor", 25.0),
+                            get(p, "final_div_factor", 1e4));
+  else if (kind == "inverse_sqrt") s = Schedule::inverse_sqrt(get<Step>(p, "warmup", 0));
+  else if (kind == "table") s = Schedule::from_table(p["values"].cast<std::vector<double>>(), get<Step>(p, "start", 0));
+  else throw std::invalid_argument("schedule: unknown kind '" + kind + "'");
+  s.validate();
+  return s;
+}
+
+template <class T>
+py::array_t<T> array(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+py::object optional_vector(const Vector& v) { return v.size() ? py::cast(v) : py::none(); }
+
+Vector vector_or_empty(const py::dict& d, const char* key) {
+  return d.contains(key) && !d[key].is_none() ? d[key].cast<Vector>() : Vector();
+}
+
+}  // namespace
+
+void bind_train(py::module_& m) {
+  py::class_<Optimizer>(m, "Optimizer", py::module_local())
+      .def_property_readonly("name", &Optimizer::name)
+      .def("reset", &Optimizer::reset, py::arg("P"))
+      .def("state",
+           [](const Optimizer& o) {
+             py::dict d;
+             for (const auto& [k, v] : o.state()) d[py::str(k)] = v;
+             return d;
+           })
+      .def("set_state", [](Optimizer& o, const py::dict& d, Index P) {
+        OptimizerState s;
+        for (auto item : d) s.emplace_back(item.first.cast<std::string>(), item.second.cast<Vector>());
+        o.set_state(s, P);
+      });
+  m.def("make_optimizer", &make_optimizer, py::arg("kind"), py::arg("lr"), py::arg("params"),
+        py::arg("batch_size"), py::arg("seed"));
+  m.def("perturbation", [](double radius, std::uint64_t seed, Step t, Index P) {
+        PerturbedGD o(radius, 0.0, 1);
+        o.seed = seed;
+        return o.noise(t, P);
+      }, py::arg("radius"), py::arg("seed"), py::arg("step"), py::arg("P"));
+
+  py::class_<Schedule>(m, "Schedule", py::module_local())
+      .def("__call__", [](const Schedule& s, const Eigen::Ref<const IndexVector>& t) {
+        Vector out(t.size());
+        for (Index i = 0; i < t.size(); ++i) out[i] = s(t[i]);
+        return out;
+      });
+  m.def("make_schedule", &make_schedule, py::arg("kind"), py::arg("params"));
+  m.def("minibatch", &minibatch, py::arg("n"), py::arg("batch_size"), py::arg("seed"), py::arg("step"));
+
+  m.def(
+      "train",
+      [](const Model& model, Optimizer& opt, const py::dict& st, const Schedule& schedule, const py::dict& o,
+         std::optional<py::function> progress) {
+        TrainState s;
+        s.step = st["step"].cast<Step>();
+        s.w = st["w"].cast<Vector>();
+        s.w0 = st["w0"].cast<Vector>();
+        s.loss0 = st["loss0"].cast<double>();
+        s.ema = vector_or_empty(st, "ema");
+        s.swa_sum = vector_or_empty(st, "swa_sum");
+        s.swa_count = st["swa_count"].cast<Step>();
+        s.sharpness_vector = vector_or_empty(st, "sharpness_vector");
+        s.kernel_vector = vector_or_empty(st, "kernel_vector");
+        if (st.contains("kernel0") && !st["kernel0"].is_none()) s.kernel0 = st["kernel0"].cast<MatrixR>();
+
+        TrainOptions t;
+        t.steps = o["steps"].cast<Step>();
+        t.record_every = o["record_every"].cast<Step>();
+        t.schedule = schedule;
+        t.clip_norm = o["clip_norm"].cast<double>();
+        t.ema_decay = o["ema_decay"].cast<double>();
+        t.swa_start = o["swa_start"].cast<Step>();
+        t.swa_every = o["swa_every"].cast<Step>();
+        t.loss_star = o["loss_star"].cast<double>();
+        t.tol = o["tol"].cast<double>();
+        t.blowup = o["blowup"].cast<double>();
+        t.sharpness_every = o["sharpness"].cast<Step>();
+        t.kernel_every = o["kernel_min"].cast<Step>();
+        t.kernel_drift_every = o["kernel_drift"].cast<Step>();
+        t.balancedness_every = o["balancedness"].cast<Step>();
+        t.hessian_norm_every = o["hessian_norm"].cast<Step>();
+        t.params_every = o["params"].cast<Step>();
+        t.sharpness_tol = o["sharpness_tol"].cast<double>();
+        t.sharpness_max_products = o["sharpness_max_products"].cast<Index>();
+        t.callback_seconds = o["callback_seconds"].cast<double>();
+        // Every callback checks for Ctrl-C: an interrupt stops the run cleanly (status
+        // "interrupted") instead of raising, so that what was recorded is returned.
+        bool interrupted = false;
+        t.callback = [&](const TrainProgress& p) {
+          py::gil_scoped_acquire gil;
+          if (PyErr_CheckSignals() != 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) throw py::error_already_set();
+            PyErr_Clear();
+            interrupted = true;
+            return false;
+          }
+          if (progress) {
+            py::object keep = (*progress)(p.step, p.steps, p.loss, p.grad_norm);
+            return keep.is_none() || keep.cast<bool>();
+          }
+          return true;
+        };
+
+        Trajectory tr;
+        {
+          py::gil_scoped_release release;
+          train(model, opt, s, tr, t);
+        }
+        py::dict rows;
+        rows["step"] = array(tr.step);
+        rows["loss"] = array(tr.loss);
+        rows["grad_norm"] = array(tr.grad_norm);
+        rows["pl"] = array(tr.pl);
+        rows["lr"] = array(tr.lr);
+        rows["distance"] = array(tr.distance);
+        rows["sharpness"] = array(tr.sharpness);
+        rows["kernel_min"] = array(tr.kernel_min);
+        rows["kernel_drift"] = array(tr.kernel_drift);
+        rows["balancedness"] = array(tr.balancedness);
+        rows["hessian_norm"] = array(tr.hessian_norm);
+        py::array_t<double> params(std::vector<py::ssize_t>{static_cast<py::ssize_t>(tr.params_step.size()),
+                                                            static_cast<py::ssize_t>(model.num_params())});
+        std::copy(tr.params.begin(), tr.params.end(), params.mutable_data());
+        rows["params"] = params;
+        rows["params_step"] = array(tr.params_step);
+
+        py::dict out;
+        out["step"] = s.step;
+        out["w"] = s.w;
+        out["w0"] = s.w0;
+        out["loss0"] = s.loss0;
+        out["ema"] = optional_vector(s.ema);
+        out["swa_sum"] = optional_vector(s.swa_sum);
+        out["swa_count"] = s.swa_count;
+        out["sharpness_vector"] = optional_vector(s.sharpness_vector);
+        out["kernel_vector"] = optional_vector(s.kernel_vector);
+        out["kernel0"] = s.kernel0.size() ? py::cast(s.kernel0) : py::none();
+        return py::make_tuple(to_string(tr.status), tr.message, rows, out, tr.sharpness_products, interrupted);
+      },
+      py::arg("model"), py::arg("optimizer"), py::arg("state"), py::arg("schedule"), py::arg("options"),
+      py::arg("progress"));
+}

@@ -1,0 +1,306 @@
+// Schedules, optimizers and the minibatch sampler.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "landscope/train.hpp"
+#include "rng.hpp"
+
+namespace landscope {
+
+namespace {
+
+constexpr double kPi = 3.141592653589793238462643383279502884;
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+/// ½(1 + cos(π p)) from `to` ... : a + (b − a)·½(1 − cos(π p)) rises from a (p = 0) to b (p = 1).
+double cos_between(double a, double b, double p) { return b + (a - b) * 0.5 * (1.0 + std::cos(kPi * p)); }
+
+/// A seed for (seed, counter) streams.
+std::uint64_t mix(std::uint64_t seed, std::uint64_t counter) {
+  detail::Rng r(seed ^ (counter * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL));
+  return r.next();
+}
+
+}  // namespace
+
+// --------------------------------------------------------------------------------- schedules
+double Schedule::operator()(Step t) const {
+  const double td = static_cast<double>(t);
+  switch (kind) {
+    case Kind::Constant:
+      return 1.0;
+    case Kind::StepDecay:
+      return std::pow(gamma, static_cast<double>(t / period));
+    case Kind::Cosine:
+      return t >= total ? final_value : cos_between(1.0, final_value, td / static_cast<double>(total));
+    case Kind::WarmupCosine:
+      if (t < warmup) return (td + 1.0) / static_cast<double>(warmup);
+      if (t >= total) return final_value;
+      return cos_between(1.0, final_value, (td - warmup) / static_cast<double>(total - warmup));
+    case Kind::WSD: {
+      const Step W = std::llround(warmup_fraction * static_cast<double>(total));
+      const Step D = std::llround(decay_fraction * static_cast<double>(total));
+      if (t < W) return (td + 1.0) / static_cast<double>(W);
+      if (t >= total) return final_value;
+      if (t < total - D) return 1.0;
+      return 1.0 - (1.0 - final_value) * static_cast<double>(t - (total - D) + 1) / static_cast<double>(D);
+    }
+    case Kind::OneCycle: {
+      const Step U = std::max<Step>(1, static_cast<Step>(std::floor(pct_start * static_cast<double>(total))));
+      const double lo = 1.0 / div_factor, end = lo / final_div_factor;
+      if (t < U) return cos_between(lo, 1.0, td / static_cast<double>(U));
+      if (t >= total) return end;
+      return cos_between(1.0, end, static_cast<double>(t - U) / static_cast<double>(total - U));
+    }
+    case Kind::InverseSqrt:
+      if (warmup == 0) return 1.0 / std::sqrt(td + 1.0);
+      if (t < warmup) return (td + 1.0) / static_cast<double>(warmup);
+      return std::sqrt(static_cast<double>(warmup) / (td + 1.0));
+    case Kind::Table: {
+      const Step i = t - table_start;
+      if (i < 0 || i >= static_cast<Step>(table.size()))
+        throw std::out_of_range("schedule: step " + std::to_string(t) + " is outside the tabulated range");
+      return table[static_cast<std::size_t>(i)];
+    }
+  }
+  return 1.0;
+}
+
+void Schedule::validate() const {
+  auto finite_in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
+  switch (kind) {
+    case Kind::Constant:
+      break;
+    case Kind::StepDecay:
+      require(period >= 1, "period: expected >= 1 steps, got " + std::to_string(period));
+      require(finite_in(gamma, 0.0, 1e300) && gamma > 0, "gamma: expected a positive factor, got " + num(gamma));
+      break;
+    case Kind::WarmupCosine:
+      require(warmup >= 1, "warmup: expected >= 1 steps, got " + std::to_string(warmup));
+      require(total > warmup, "total: expected more steps than warmup = " + std::to_string(warmup) + ", got " +
+                                  std::to_string(total));
+      [[fallthrough]];
+    case Kind::Cosine:
+      require(total >= 1, "total: expected >= 1 steps, got " + std::to_string(total));
+      require(finite_in(final_value, 0.0, 1.0), "final: expected a multiplier in [0, 1], got " + num(final_value));
+      break;
+    case Kind::WSD: {
+      require(total >= 1, "total: expected >= 1 steps, got " + std::to_string(total));
+      require(finite_in(warmup_fraction, 0.0, 1.0), "warmup: expected a fraction in [0, 1], got " + num(warmup_fraction));
+      require(finite_in(decay_fraction, 0.0, 1.0), "decay: expected a fraction in [0, 1], got " + num(decay_fraction));
+      require(warmup_fraction + decay_fraction <= 1.0,
+              "warmup, decay: the fractions must sum to at most 1, got " + num(warmup_fraction + decay_fraction));
+      require(finite_in(final_value, 0.0, 1.0), "final: expected a multiplier in [0, 1], got " + num(final_value));
+      break;
+    }
+    case Kind::OneCycle:
+      require(total >= 2, "total: expected >= 2 steps, got " + std::to_string(total));
+      require(finite_in(pct_start, 0.0, 1.0) && pct_start > 0 && pct_start < 1,
+              "pct_start: expected a fraction in (0, 1), got " + num(pct_start));
+      require(finite_in(div_factor, 1.0, 1e300), "div_factor: expected a finite factor >= 1, got " + num(div_factor));
+      require(finite_in(final_div_factor, 1.0, 1e300),
+              "final_div_factor: expected a finite factor >= 1, got " + num(final_div_factor));
+      break;
+    case Kind::InverseSqrt:
+      require(warmup >= 0, "warmup: expected >= 0 steps, got " + std::to_string(warmup));
+      break;
+    case Kind::Table:
+      for (double v : table) require(std::isfinite(v) && v >= 0, "schedule: values must be finite and >= 0, got " + num(v));
+      break;
+  }
+}
+
+Schedule Schedule::constant() { return {}; }
+Schedule Schedule::step_decay(Step period, double gamma) {
+  Schedule s;
+  s.kind = Kind::StepDecay;
+  s.period = period;
+  s.gamma = gamma;
+  return s;
+}
+Schedule Schedule::cosine(Step total, double final_value) {
+  Schedule s;
+  s.kind = Kind::Cosine;
+  s.total = total;
+  s.final_value = final_value;
+  return s;
+}
+Schedule Schedule::warmup_cosine(Step warmup, Step total, double final_value) {
+  Schedule s = cosine(total, final_value);
+  s.kind = Kind::WarmupCosine;
+  s.warmup = warmup;
+  return s;
+}
+Schedule Schedule::wsd(Step total, double warmup_fraction, double decay_fraction, double final_value) {
+  Schedule s;
+  s.kind = Kind::WSD;
+  s.total = total;
+  s.warmup_fraction = warmup_fraction;
+  s.decay_fraction = decay_fraction;
+  s.final_value = final_value;
+  return s;
+}
+Schedule Schedule::one_cycle(Step total, double pct_start, double div_factor, double final_div_factor) {
+  Schedule s;
+  s.kind = Kind::OneCycle;
+  s.total = total;
+  s.pct_start = pct_start;
+  s.div_factor = div_factor;
+  s.final_div_factor = final_div_factor;
+  return s;
+}
+Schedule Schedule::inverse_sqrt(Step warmup) {
+  Schedule s;
+  s.kind = Kind::InverseSqrt;
+  s.warmup = warmup;
+  return s;
+}
+Schedule Schedule::from_table(std::vector<double> values, Step start) {
+  Schedule s;
+  s.kind = Kind::Table;
+  s.table = std::move(values);
+  s.table_start = start;
+  return s;
+}
+
+// -------------------------------------------------------------------------------- optimizers
+void Optimizer::set_state(const OptimizerState& s, Index) {
+  require(s.empty(), "state: " + name() + " keeps no state, got " + std::to_string(s.size()) + " arrays");
+}
+
+const Vector& Optimizer::find(const OptimizerState& s, const std::string& key, Index size) {
+  for (const auto& [k, v] : s)
+    if (k == key) {
+      require(v.size() == size, "state: '" + key + "' has length " + std::to_string(v.size()) + ", expected " +
+                                    std::to_string(size));
+      return v;
+    }
+  throw std::invalid_argument("state: missing '" + key + "'");
+}
+
+void GD::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) { w.noalias() -= rate * g; }
+
+void Momentum::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) {
+  m_buf = beta * m_buf + g;
+  if (nesterov)
+    w.noalias() -= rate * (g + beta * m_buf);
+  else
+    w.noalias() -= rate * m_buf;
+}
+
+void Adam::reset(Index P) {
+  m_m = Vector::Zero(P);
+  m_v = Vector::Zero(P);
+  m_count = 0;
+}
+
+void Adam::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) {
+  if (weight_decay != 0.0) {
+    if (decoupled)
+      w *= 1.0 - rate * weight_decay;
+    else
+      g.noalias() += weight_decay * w;
+  }
+  m_count += 1;
+  m_m = beta1 * m_m + (1.0 - beta1) * g;
+  m_v = beta2 * m_v + (1.0 - beta2) * g.cwiseAbs2();
+  const double c1 = 1.0 - std::pow(beta1, m_count), c2 = 1.0 - std::pow(beta2, m_count);
+  w.array() -= rate * (m_m.array() / c1) / ((m_v.array() / c2).sqrt() + eps);
+}
+
+OptimizerState Adam::state() const { return {{"m", m_m}, {"v", m_v}, {"count", Vector::Constant(1, m_count)}}; }
+
+void Adam::set_state(const OptimizerState& s, Index P) {
+  m_m = find(s, "m", P);
+  m_v = find(s, "v", P);
+  m_count = find(s, "count", 1)[0];
+}
+
+void PerturbedGD::reset(Index) {
+  m_last = -1;
+  m_count = 0;
+}
+
+Vector PerturbedGD::noise(Step t, Index P) const {
+  detail::Rng rng(mix(seed, static_cast<std::uint64_t>(t)));
+  Vector xi(P);
+  for (Index i = 0; i < P; ++i) xi[i] = rng.normal();
+  const double norm = xi.norm();
+  const double r = radius * std::pow(rng.uniform(), 1.0 / static_cast<double>(P));
+  return xi * (r / norm);
+}
+
+void PerturbedGD::step(Vector& w, Vector& g, double rate, Step t, GradientOracle& oracle) {
+  const bool quiet = m_last < 0 || static_cast<double>(t) - m_last >= static_cast<double>(interval);
+  if (g.norm() <= threshold && quiet) {
+    w += noise(t, w.size());
+    oracle.evaluate(w, g);
+    m_last = static_cast<double>(t);
+    m_count += 1;
+  }
+  w.noalias() -= rate * g;
+}
+
+OptimizerState PerturbedGD::state() const {
+  return {{"last", Vector::Constant(1, m_last)}, {"count", Vector::Constant(1, m_count)}};
+}
+
+void PerturbedGD::set_state(const OptimizerState& s, Index) {
+  m_last = find(s, "last", 1)[0];
+  m_count = find(s, "count", 1)[0];
+}
+
+void SAM::step(Vector& w, Vector& g, double rate, Step, GradientOracle& oracle) {
+  const double norm = g.norm();
+  m_probe = w;
+  if (norm > 0) m_probe.noalias() += (rho / norm) * g;
+  oracle.evaluate(m_probe, g);
+  w.noalias() -= rate * g;
+}
+
+MinibatchSampler::MinibatchSampler(Index n, Index b, std::uint64_t seed) : m_n(n), m_b(b), m_seed(seed) {
+  require(n >= 1, "n: expected >= 1 samples, got " + std::to_string(n));
+  require(b >= 1 && b <= n, "batch_size: expected 1 <= batch_size <= n = " + std::to_string(n) + ", got " +
+                                std::to_string(b));
+}
+
+void MinibatchSampler::batch(Step t, IndexVector& out) {
+  require(t >= 0, "step: expected >= 0, got " + std::to_string(t));
+  const Step per_epoch = (m_n + m_b - 1) / m_b;
+  const Step epoch = t / per_epoch, j = t % per_epoch;
+  if (epoch != m_epoch) {
+    detail::Rng rng(mix(m_seed, static_cast<std::uint64_t>(epoch) ^ 0x5851F42D4C957F2DULL));
+    m_perm.resize(static_cast<std::size_t>(m_n));
+    std::iota(m_perm.begin(), m_perm.end(), std::int64_t(0));
+    for (Index i = m_n - 1; i > 0; --i) {  // Fisher–Yates
+      const auto r = static_cast<Index>(rng.next() % static_cast<std::uint64_t>(i + 1));
+      std::swap(m_perm[static_cast<std::size_t>(i)], m_perm[static_cast<std::size_t>(r)]);
+    }
+    m_epoch = epoch;
+  }
+  const Index lo = j * m_b, hi = std::min(m_n, lo + m_b);
+  out.resize(hi - lo);
+  for (Index i = lo; i < hi; ++i) out[i - lo] = m_perm[static_cast<std::size_t>(i)];
+}
+
+IndexVector minibatch(Index n, Index b, std::uint64_t seed, Step t) {
+  MinibatchSampler sampler(n, b, seed);
+  IndexVector out;
+  sampler.batch(t, out);
+  return out;
+}
+
+}  // namespace landscope

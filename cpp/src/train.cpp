@@ -1,0 +1,343 @@
+// The training loop and its diagnostics.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "krylov.hpp"
+#include "landscope/product_toy.hpp"
+#include "landscope/spectra.hpp"
+#include "landscope/train.hpp"
+#include "rng.hpp"
+
+namespace landscope {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+/// The loss and gradient on the step's samples, clipped.
+class StepOracle : public GradientOracle {
+ public:
+  StepOracle(const Model& model, const Optimizer& opt, double clip)
+      : m_model(model), m_clip(clip) {
+    if (opt.batch_size > 0) m_sampler.emplace(model.num_samples(), opt.batch_size, opt.seed);
+  }
+  bool minibatch() const { return m_sampler.has_value(); }
+  void set_step(Step t) {
+    if (m_sampler) m_sampler->batch(t, m_batch);
+  }
+  /// The raw loss and gradient (no clipping).
+  double raw(const Vector& w, Vector& g) const { return m_model.loss_and_gradient(w, g, m_sampler ? &m_batch : nullptr); }
+  void clip(Vector& g, double norm) const {
+    if (m_clip > 0 && norm > m_clip) g *= m_clip / norm;
+  }
+  double evaluate(const Vector& w, Vector& g) override {
+    const double loss = raw(w, g);
+    clip(g, g.norm());
+    return loss;
+  }
+
+ private:
+  const Model& m_model;
+  double m_clip;
+  std::optional<MinibatchSampler> m_sampler;
+  IndexVector m_batch;
+};
+
+void check_interval(Step every, Step record_every, const char* name) {
+  require(every >= 0, std::string(name) + ": expected an interval >= 0 steps, got " + std::to_string(every));
+  require(every == 0 || every % record_every == 0,
+          std::string(name) + ": the interval " + std::to_string(every) + " must be a multiple of record_every = " +
+              std::to_string(record_every));
+}
+
+void validate(const Model& model, const Optimizer& opt, const TrainState& s, const TrainOptions& o) {
+  const Index P = model.num_params();
+  require(o.steps >= 0, "steps: expected >= 0, got " + std::to_string(o.steps));
+  require(s.step >= 0 && s.step <= o.steps, "steps: the budget " + std::to_string(o.steps) +
+                                                " is below the run's current step " + std::to_string(s.step));
+  require(o.record_every >= 1, "record_every: expected >= 1, got " + std::to_string(o.record_every));
+  check_interval(o.sharpness_every, o.record_every, "sharpness");
+  check_interval(o.kernel_every, o.record_every, "kernel_min");
+  check_interval(o.kernel_drift_every, o.record_every, "kernel_drift");
+  check_interval(o.balancedness_every, o.record_every, "balancedness");
+  check_interval(o.hessian_norm_every, o.record_every, "hessian_norm");
+  check_interval(o.params_every, o.record_every, "params");
+  require(o.balancedness_every == 0 || dynamic_cast<const ProductToy*>(&model) != nullptr,
+          "balancedness: only defined for ProductToy");
+  require(std::isfinite(opt.lr) && opt.lr >= 0, "lr: expected a finite rate >= 0, got " + num(opt.lr));
+  require(opt.batch_size >= 0 && opt.batch_size <= model.num_samples(),
+          "batch_size: expected 1 <= batch_size <= n = " + std::to_string(model.num_samples()) + ", got " +
+              std::to_string(opt.batch_size));
+  require(std::isfinite(o.clip_norm) && o.clip_norm >= 0, "clip_norm: expected a finite norm > 0, got " + num(o.clip_norm));
+  require(o.ema_decay >= 0 && o.ema_decay < 1, "ema: expected a decay in [0, 1), got " + num(o.ema_decay));
+  require(o.swa_every >= 1, "swa: expected an interval >= 1, got " + std::to_string(o.swa_every));
+  require(std::isfinite(o.loss_star), "loss_star: expected a finite value, got " + num(o.loss_star));
+  require(!std::isnan(o.tol), "tol: expected a tolerance >= 0 (or none), got nan");
+  require(o.blowup > 1, "blowup: expected a factor > 1, got " + num(o.blowup));
+  require(o.sharpness_tol > 0 && o.sharpness_tol < 1, "sharpness_tol: expected 0 < tol < 1, got " + num(o.sharpness_tol));
+  require(o.sharpness_max_products >= 1, "sharpness_max_products: expected >= 1");
+  require(o.callback_seconds > 0, "callback_seconds: expected > 0");
+  o.schedule.validate();
+  require(s.w.size() == P && s.w0.size() == P, "w0: expected " + std::to_string(P) + " parameters, got " +
+                                                   std::to_string(s.w.size()));
+  require(s.w.allFinite() && s.w0.allFinite(), "w0: contains NaN or Inf");
+  require(s.ema.size() == 0 || s.ema.size() == P, "state: ema has the wrong length");
+  require(s.swa_sum.size() == 0 || s.swa_sum.size() == P, "state: swa has the wrong length");
+}
+
+bool due(Step t, Step every) { return every > 0 && t % every == 0; }
+
+double smallest_eigenvalue(const MatrixR& K) {
+  Eigen::SelfAdjointEigenSolver<Matrix> es(Matrix(K), Eigen::EigenvaluesOnly);
+  return es.eigenvalues()[0];
+}
+
+class Recorder {
+ public:
+  Recorder(const Model& model, TrainState& s, Trajectory& tr, const TrainOptions& o)
+      : m_model(model), m_s(s), m_tr(tr), m_o(o) {}
+
+  /// Appends the row of step t. `commit` = false leaves the warm starts untouched (rows where the
+  /// run stops, so that a continued run recomputes them identically).
+  void row(Step t, double loss, double grad_norm, double lr, bool diverged, bool commit) {
+    const Vector& w = m_s.w;
+    m_tr.step.push_back(t);
+    m_tr.loss.push_back(loss);
+    m_tr.grad_norm.push_back(grad_norm);
+    const double gap = loss - m_o.loss_star;
+    m_tr.pl.push_back(gap > 0 ? grad_norm * grad_norm / (2.0 * gap) : kNaN);
+    m_tr.lr.push_back(lr);
+    m_tr.distance.push_back((w - m_s.w0).norm());
+    double sharp = kNaN, kmin = kNaN, drift = kNaN, bal = kNaN, hnorm = kNaN;
+    if (!diverged) {
+      if (due(t, m_o.sharpness_every)) sharp = sharpness(commit);
+      MatrixR K;
+      const bool dense_kernel = m_model.num_outputs() <= m_o.dense_kernel_max;
+      if ((due(t, m_o.kernel_every) && dense_kernel) || due(t, m_o.kernel_drift_every)) K = m_model.tangent_kernel(w);
+      if (due(t, m_o.kernel_every)) kmin = dense_kernel ? smallest_eigenvalue(K) : kernel_min(commit);
+      if (due(t, m_o.kernel_drift_every)) drift = (K - m_s.kernel0).norm() / m_s.kernel0.norm();
+      if (due(t, m_o.balancedness_every)) {
+        const double lo = w.minCoeff();
+        bal = lo > 0 ? w.maxCoeff() / lo : std::numeric_limits<double>::infinity();
+      }
+      if (due(t, m_o.hessian_norm_every)) hnorm = m_model.hessian(w).norm();
+      if (due(t, m_o.params_every)) {
+        m_tr.params.insert(m_tr.params.end(), w.data(), w.data() + w.size());
+        m_tr.params_step.push_back(t);
+      }
+    }
+    m_tr.sharpness.push_back(sharp);
+    m_tr.kernel_min.push_back(kmin);
+    m_tr.kernel_drift.push_back(drift);
+    m_tr.balancedness.push_back(bal);
+    m_tr.hessian_norm.push_back(hnorm);
+  }
+
+ private:
+  double sharpness(bool commit) {
+    auto op = m_model.hessian_operator(m_s.w);
+    Vector v = m_s.sharpness_vector;
+    Index products = 0;
+    const double theta = top_eigenpair(*op, v, m_o.sharpness_tol, m_o.sharpness_max_products, &products);
+    m_tr.sharpness_products += products;
+    if (commit) m_s.sharpness_vector = std::move(v);
+    return theta;
+  }
+
+  double kernel_min(bool commit) {
+    auto op = m_model.kernel_operator(m_s.w);
+    LanczosOptions lo;
+    lo.k = 1;
+    lo.which = Which::Smallest;
+    lo.tol = m_o.kernel_tol;
+    if (m_s.kernel_vector.size() == op->size()) lo.v0 = m_s.kernel_vector;
+    LanczosResult r = lanczos(*op, lo);
+    if (commit) m_s.kernel_vector = r.eigenvectors.col(0);
+    return r.eigenvalues[0];
+  }
+
+  const Model& m_model;
+  TrainState& m_s;
+  Trajectory& m_tr;
+  const TrainOptions& m_o;
+};
+
+}  // namespace
+
+std::string to_string(TrainStatus s) {
+  switch (s) {
+    case TrainStatus::Running: return "running";
+    case TrainStatus::Converged: return "converged";
+    case TrainStatus::Diverged: return "diverged";
+    case TrainStatus::Budget: return "budget";
+    case TrainStatus::Interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+double top_eigenpair(const LinearOperator& A, Vector& v, double tol, Index max_products, Index* products,
+                     Index restart, std::uint64_t seed) {
+  const Index n = A.size();
+  require(n >= 1, "op: the operator has size 0");
+  require(tol > 0 && tol < 1, "tol: expected 0 < tol < 1, got " + num(tol));
+  restart = std::max<Index>(1, std::min(restart, n));
+  if (v.size() != n || !v.allFinite() || !(v.norm() > 0)) {
+    v.resize(n);
+    detail::Rng rng(seed);
+    for (Index i = 0; i < n; ++i) v[i] = rng.normal();
+  }
+  v.normalize();
+  Matrix Q(n, restart + 1), W;
+  Vector alpha(restart), beta(restart), w;
+  Index used = 0;
+  double anorm = 0.0, theta = 0.0;
+  for (;;) {
+    Q.col(0) = v;
+    for (Index j = 0; j < restart; ++j) {
+      A.apply(Q.col(j), W);
+      if (W.rows() != n || W.cols() != 1 || !W.allFinite())
+        throw std::invalid_argument("op: the product is not a finite vector of length " + std::to_string(n));
+      ++used;
+      w = W.col(0);
+      anorm = std::max(anorm, w.norm());
+      alpha[j] = 0.0;
+      for (int pass = 0; pass < 2; ++pass) {  // full reorthogonalization, twice
+        const Vector h = Q.leftCols(j + 1).transpose() * w;
+        w.noalias() -= Q.leftCols(j + 1) * h;
+        alpha[j] += h[j];
+      }
+      beta[j] = w.norm();
+      Eigen::SelfAdjointEigenSolver<Matrix> es;
+      es.computeFromTridiagonal(alpha.head(j + 1), beta.head(j), Eigen::ComputeEigenvectors);
+      theta = es.eigenvalues()[j];
+      const auto y = es.eigenvectors().col(j);
+      anorm = std::max(anorm, std::abs(theta));
+      const bool exhausted = beta[j] <= 1e-14 * anorm || j + 1 == n;
+      const bool done = exhausted || beta[j] * std::abs(y[j]) <= tol * anorm;
+      if (done || used >= max_products || j + 1 == restart) {
+        v = Q.leftCols(j + 1) * y;
+        v.normalize();
+        if (done || used >= max_products) {
+          if (products) *products += used;
+          return theta;
+        }
+        break;  // restart from the Ritz vector
+      }
+      Q.col(j + 1) = w / beta[j];
+    }
+  }
+}
+
+TrainState start_state(const Model& model, Optimizer& optimizer, const VectorRef& w0) {
+  require(w0.size() == model.num_params(), "w0: expected " + std::to_string(model.num_params()) +
+                                               " parameters, got " + std::to_string(w0.size()));
+  TrainState s;
+  s.w = w0;
+  s.w0 = w0;
+  optimizer.reset(model.num_params());
+  return s;
+}
+
+TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, const TrainOptions& o) {
+  validate(model, opt, s, o);
+  const Index P = model.num_params();
+  if (o.ema_decay > 0 && s.ema.size() == 0) s.ema = s.w;
+  if (o.swa_start >= 0 && s.swa_sum.size() == 0) s.swa_sum = Vector::Zero(P);
+  if (o.kernel_drift_every > 0 && s.kernel0.size() == 0) {
+    s.kernel0 = model.tangent_kernel(s.w0);
+    require(s.kernel0.norm() > 0, "kernel_drift: the tangent kernel at w0 is zero");
+  }
+  StepOracle oracle(model, opt, o.clip_norm);
+  Recorder recorder(model, s, tr, o);
+  Vector g(P), full_g(P);
+
+  using Clock = std::chrono::steady_clock;
+  auto last_check = Clock::now(), last_callback = last_check;
+  Step stride = 1, since = 0;
+  double last_loss = kNaN, last_norm = kNaN;
+
+  tr.status = TrainStatus::Running;
+  for (Step t = s.step;; ++t) {
+    s.step = t;
+    if (o.callback && ++since >= stride) {  // look at the clock about every millisecond
+      since = 0;
+      const auto now = Clock::now();
+      const double dt = std::chrono::duration<double>(now - last_check).count();
+      last_check = now;
+      if (dt < 1e-3 && stride < (Step(1) << 20)) stride *= 2;
+      else if (dt > 1e-2 && stride > 1) stride /= 2;
+      if (std::chrono::duration<double>(now - last_callback).count() >= o.callback_seconds) {
+        last_callback = now;
+        if (!o.callback(TrainProgress{t, o.steps, last_loss, last_norm})) {
+          tr.status = TrainStatus::Interrupted;
+          tr.message = "interrupted before step " + std::to_string(t);
+          return tr.status;
+        }
+      }
+    }
+    oracle.set_step(t);
+    double loss = oracle.raw(s.w, g);
+    double norm = g.norm();
+    double full_loss = loss, full_norm = norm;
+    bool diverged = !std::isfinite(loss) || !std::isfinite(norm);
+    const bool at_row = t % o.record_every == 0 || t == o.steps;
+    if (oracle.minibatch() && !diverged && (at_row || std::isnan(s.loss0))) {
+      full_loss = model.loss_and_gradient(s.w, full_g);
+      full_norm = full_g.norm();
+      diverged = !std::isfinite(full_loss) || !std::isfinite(full_norm);
+    }
+    if (std::isnan(s.loss0) && !diverged) s.loss0 = full_loss;
+    const double limit = o.blowup * std::max(s.loss0, 1.0);
+    if (diverged) {
+      tr.message = "the loss or gradient is not finite at step " + std::to_string(t);
+    } else if (loss > limit || (at_row && full_loss > limit)) {
+      diverged = true;
+      tr.message = "the loss " + num(std::max(loss, full_loss)) + " exceeds blowup · max(L_0, 1) = " + num(limit) +
+                   " at step " + std::to_string(t);
+    }
+    const bool checked = !oracle.minibatch() || at_row;
+    const bool converged = !diverged && o.tol >= 0 && checked && full_loss - o.loss_star <= o.tol;
+    const bool stop = diverged || converged || t == o.steps;
+    const double rate = t < o.steps ? opt.lr * o.schedule(t) : kNaN;
+    if (at_row || stop) recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
+    last_loss = full_loss;
+    last_norm = full_norm;
+    if (stop) {
+      if (diverged) tr.status = TrainStatus::Diverged;
+      else if (converged) {
+        tr.status = TrainStatus::Converged;
+        tr.message = "L − L* = " + num(full_loss - o.loss_star) + " <= tol at step " + std::to_string(t);
+      } else {
+        tr.status = TrainStatus::Budget;
+        tr.message = "reached the step budget " + std::to_string(o.steps);
+      }
+      return tr.status;
+    }
+    oracle.clip(g, norm);
+    opt.step(s.w, g, rate, t, oracle);
+    const Step done = t + 1;  // w now holds w_{t+1}
+    if (o.ema_decay > 0) s.ema = o.ema_decay * s.ema + (1.0 - o.ema_decay) * s.w;
+    if (o.swa_start >= 0 && done >= o.swa_start && (done - o.swa_start) % o.swa_every == 0) {
+      s.swa_sum += s.w;
+      ++s.swa_count;
+    }
+  }
+}
+
+}  // namespace landscope

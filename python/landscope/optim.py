@@ -1,0 +1,198 @@
+"""Optimizers (DESIGN §4): configurations of the C++ state machines that :func:`landscope.train`
+runs. Objects here are immutable descriptions; the state (momentum buffers, Adam moments, …) lives
+in the run and is saved with its :class:`~landscope.Trajectory`.
+
+Every optimizer takes a learning rate ``lr`` (multiplied by the schedule) and, except GD and
+PerturbedGD, an optional ``batch_size``: minibatches without replacement, a fresh permutation of
+the samples each epoch seeded by ``(seed, epoch)``; the last batch of an epoch may be smaller.
+``None`` means full batch. The update rules (g is the gradient after clipping, η = lr·s(t)):
+
+===============  ===============================================================================
+``GD``/``SGD``   w ← w − η g
+``Momentum``     b ← β b + g; w ← w − η b (heavy ball), or w ← w − η (g + β b) (Nesterov)
+``Adam``         m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − η m̂/(√v̂ + ε) with bias
+                 correction; ``weight_decay`` λ adds λw to g first
+``AdamW``        as Adam, with decoupled decay w ← (1 − ηλ) w before the update
+``PerturbedGD``  when ‖g‖ ≤ threshold and ≥ ``interval`` steps since the last perturbation:
+                 w ← w + ξ, ξ uniform in the ball of radius ``radius`` (seeded by (seed, t)),
+                 and the step uses the gradient at the perturbed point (Jin et al. 2017)
+``SAM``          e = ρ g/‖g‖; w ← w − η ∇L(w + e) on the same samples (Foret et al. 2021)
+===============  ===============================================================================
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Optional
+
+from ._loader import core as _core
+
+__all__ = ["Optimizer", "GD", "SGD", "Momentum", "Adam", "AdamW", "PerturbedGD", "SAM"]
+
+
+def _real(name: str, value, lo: float, hi: float = float("inf"), *, open_lo=False, open_hi=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    v = float(value)
+    ok = (v > lo if open_lo else v >= lo) and (v < hi if open_hi else v <= hi) and v == v and abs(v) != float("inf")
+    if not ok:
+        lb, hb = "(" if open_lo else "[", ")" if open_hi else "]"
+        raise ValueError(f"{name}: expected a finite value in {lb}{lo}, {hi}{hb}, got {value!r}")
+    return v
+
+
+def _int(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{name}: expected an integer >= {lo}, got {value}")
+    return int(value)
+
+
+class Optimizer:
+    """Base class. ``kind`` names the C++ optimizer; ``to_dict``/``from_dict`` round-trip."""
+
+    kind = ""
+    _fields: tuple = ()
+
+    def __init__(self, lr: float, batch_size: Optional[int] = None, seed: int = 0):
+        self.lr = _real("lr", lr, 0.0)
+        self.batch_size = None if batch_size is None else _int("batch_size", batch_size, 1)
+        self.seed = _int("seed", seed, 0)
+
+    def _params(self) -> dict:
+        return {f: getattr(self, f) for f in self._fields}
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed, **self._params()}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Optimizer":
+        d = dict(d)
+        kind = d.pop("kind", None)
+        if kind not in _KINDS:
+            raise ValueError(f"optimizer: unknown kind {kind!r}, expected one of {sorted(_KINDS)}")
+        return _KINDS[kind](**d)
+
+    def _build(self, num_samples: int):
+        if self.batch_size is not None and self.batch_size > num_samples:
+            raise ValueError(f"batch_size: expected at most the {num_samples} samples of the model, "
+                             f"got {self.batch_size}")
+        return _core.make_optimizer(self.kind, self.lr, self._params(), self.batch_size or 0, self.seed)
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
+
+    def __hash__(self):
+        return hash(tuple(self.to_dict().items()))
+
+    def __repr__(self) -> str:
+        d = self.to_dict()
+        d.pop("kind")
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in d.items())})"
+
+
+class GD(Optimizer):
+    """Full-batch gradient descent: w ← w − η ∇L(w)."""
+
+    kind = "gd"
+
+    def __init__(self, lr: float):
+        super().__init__(lr)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lr": self.lr}
+
+
+class SGD(Optimizer):
+    """Minibatch SGD without replacement (a seeded permutation per epoch)."""
+
+    kind = "gd"
+
+    def __init__(self, lr: float, batch_size: int, seed: int = 0):
+        if batch_size is None:
+            raise ValueError("batch_size: SGD needs a batch size (use GD for full batches)")
+        super().__init__(lr, batch_size, seed)
+
+    def to_dict(self) -> dict:
+        return {"kind": "sgd", "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed}
+
+
+class Momentum(Optimizer):
+    """Heavy-ball or Nesterov momentum (PyTorch's convention, b_0 = 0)."""
+
+    kind = "momentum"
+    _fields = ("beta", "nesterov")
+
+    def __init__(self, lr: float, beta: float = 0.9, nesterov: bool = False, batch_size: Optional[int] = None,
+                 seed: int = 0):
+        super().__init__(lr, batch_size, seed)
+        self.beta = _real("beta", beta, 0.0, 1.0, open_hi=True)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov: expected a bool, got {nesterov!r}")
+        self.nesterov = nesterov
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``weight_decay`` is added to the gradient (L2)."""
+
+    kind = "adam"
+    _fields = ("beta1", "beta2", "eps", "weight_decay")
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0, batch_size: Optional[int] = None, seed: int = 0):
+        super().__init__(lr, batch_size, seed)
+        self.beta1 = _real("beta1", beta1, 0.0, 1.0, open_hi=True)
+        self.beta2 = _real("beta2", beta2, 0.0, 1.0, open_hi=True)
+        self.eps = _real("eps", eps, 0.0, open_lo=True)
+        self.weight_decay = _real("weight_decay", weight_decay, 0.0)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter)."""
+
+    kind = "adamw"
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.01, batch_size: Optional[int] = None, seed: int = 0):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, batch_size, seed)
+
+
+class PerturbedGD(Optimizer):
+    """Gradient descent that adds uniform-ball noise of ``radius`` when ‖∇L‖ ≤ ``threshold``,
+    at most once every ``interval`` steps."""
+
+    kind = "perturbed_gd"
+    _fields = ("radius", "threshold", "interval")
+
+    def __init__(self, lr: float, radius: float = 1e-2, threshold: float = 1e-3, interval: int = 100,
+                 seed: int = 0):
+        super().__init__(lr, None, seed)
+        self.radius = _real("radius", radius, 0.0, open_lo=True)
+        self.threshold = _real("threshold", threshold, 0.0)
+        self.interval = _int("interval", interval, 1)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.pop("batch_size")
+        return d
+
+
+class SAM(Optimizer):
+    """Sharpness-aware minimization with radius ``rho`` (a plain gradient step from w + e)."""
+
+    kind = "sam"
+    _fields = ("rho",)
+
+    def __init__(self, lr: float, rho: float = 0.05, batch_size: Optional[int] = None, seed: int = 0):
+        super().__init__(lr, batch_size, seed)
+        self.rho = _real("rho", rho, 0.0)
+
+
+_KINDS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW, "perturbed_gd": PerturbedGD,
+          "sam": SAM}
+
+
+def minibatch(n: int, batch_size: int, seed: int, step: int):
+    """The sample indices step ``step`` of a minibatch optimizer uses (see the module docs)."""
+    return _core.minibatch(_int("n", n, 1), _int("batch_size", batch_size, 1), _int("seed", seed, 0),
+                           _int("step", step, 0))

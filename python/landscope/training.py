@@ -1,0 +1,358 @@
+"""Training runs that record the geometry of DESIGN §1 as they go (:func:`train`), and their
+record (:class:`Trajectory`): saved, loaded and continued bit-identically."""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+
+from . import _validation as val
+from . import schedules as _schedules
+from ._loader import core as _core
+from .models import Model, ProductToy
+from .optim import Optimizer
+
+__all__ = ["train", "Trajectory", "COLUMNS", "DIAGNOSTICS"]
+
+#: Columns of every trajectory, one entry per recorded row.
+COLUMNS = ("step", "loss", "grad_norm", "pl", "lr", "distance")
+#: Quantities ``record=`` can ask for (NaN in rows where they were not computed).
+DIAGNOSTICS = ("sharpness", "kernel_min", "kernel_drift", "balancedness", "hessian_norm", "params")
+_FORMAT = "landscope.trajectory"
+
+
+class Trajectory:
+    """The record of a training run.
+
+    Columns (1-D arrays, one entry per recorded row; ``traj.loss`` or ``traj["loss"]``):
+
+    - ``step``: t; rows are taken every ``record_every`` steps and where the run stopped;
+    - ``loss``, ``grad_norm``: the full-batch L(w_t) and ‖∇L(w_t)‖ (before clipping);
+    - ``pl``: the PL ratio ‖∇L‖²/(2(L − L*)) (NaN where L ≤ L*);
+    - ``lr``: the rate of the update from w_t (NaN on a final row, where no update follows);
+    - ``distance``: ‖w_t − w_0‖;
+    - on request: ``sharpness`` λ_max(H), ``kernel_min`` λ_min(K), ``kernel_drift``
+      ‖K_t − K_0‖_F/‖K_0‖_F, ``balancedness`` max x / min x (ProductToy), ``hessian_norm``
+      ‖H‖_F; NaN in rows where they were not computed.
+
+    Also: ``params`` (rows x P) at ``params_step``, when recorded; ``w`` (the last iterate),
+    ``w0``, ``ema`` and ``swa`` (averages, or None), ``status`` ("converged", "diverged",
+    "budget" or "interrupted"), ``message``, ``step`` (the run's current step), ``elapsed``
+    (seconds) and ``config`` (the optimizer, schedule and options of the run).
+    """
+
+    def __init__(self, columns: dict, params: np.ndarray, params_step: np.ndarray, state: dict,
+                 optimizer_state: dict, status: str, message: str, config: dict, sharpness_products: int,
+                 elapsed: float):
+        self.columns = columns
+        self.params = params
+        self.params_step = params_step
+        self._state = state
+        self._optimizer_state = optimizer_state
+        self.status = status
+        self.message = message
+        self.config = config
+        self.sharpness_products = int(sharpness_products)
+        self.elapsed = float(elapsed)
+
+    # -- access ------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __getattr__(self, name: str):
+        columns = self.__dict__.get("columns", {})
+        if name in columns:
+            return columns[name]
+        raise AttributeError(f"'Trajectory' has no attribute or column {name!r}")
+
+    def __len__(self) -> int:
+        return len(self.columns["step"])
+
+    @property
+    def step(self) -> int:
+        """The run's current step: w is w_step."""
+        return int(self._state["step"])
+
+    @property
+    def w(self) -> np.ndarray:
+        return self._state["w"]
+
+    @property
+    def w0(self) -> np.ndarray:
+        return self._state["w0"]
+
+    @property
+    def ema(self) -> Optional[np.ndarray]:
+        return self._state.get("ema")
+
+    @property
+    def swa(self) -> Optional[np.ndarray]:
+        """The average of the iterates SWA collected, or None (none collected / SWA off)."""
+        count = int(self._state.get("swa_count", 0))
+        total = self._state.get("swa_sum")
+        return None if total is None or count == 0 else total / count
+
+    @property
+    def swa_count(self) -> int:
+        return int(self._state.get("swa_count", 0))
+
+    def recorded(self) -> tuple:
+        """The column names with at least one computed value."""
+        return COLUMNS + tuple(k for k in DIAGNOSTICS[:-1] if not np.isnan(self.columns[k]).all())
+
+    def to_dict(self) -> dict:
+        """The recorded columns as a dict of arrays (plus ``params``/``params_step`` if taken)."""
+        out = {k: self.columns[k].copy() for k in self.recorded()}
+        if len(self.params_step):
+            out["params"] = self.params.copy()
+            out["params_step"] = self.params_step.copy()
+        return out
+
+    def to_pandas(self):
+        """The recorded columns as a pandas DataFrame indexed by step (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Trajectory.to_pandas needs pandas: pip install pandas") from e
+        cols = {k: self.columns[k] for k in self.recorded() if k != "step"}
+        return pd.DataFrame(cols, index=pd.Index(self.columns["step"], name="step"))
+
+    def __repr__(self) -> str:
+        if len(self):
+            span = f"loss {self.loss[0]:.3g} → {self.loss[-1]:.3g}"
+        else:
+            span = "no rows"
+        return f"Trajectory(status={self.status!r}, step={self.step}, rows={len(self)}, {span})"
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Writes one ``.npz`` file: the arrays, and the metadata as JSON under ``metadata``."""
+        arrays = {f"col_{k}": v for k, v in self.columns.items()}
+        arrays["params"] = self.params
+        arrays["params_step"] = self.params_step
+        scalars = {}
+        for k, v in self._state.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"state_{k}"] = v
+            elif v is not None:
+                scalars[k] = v
+        for k, v in self._optimizer_state.items():
+            arrays[f"opt_{k}"] = v
+        meta = {"format": _FORMAT, "version": 1, "status": self.status, "message": self.message,
+                "config": self.config, "state": scalars, "sharpness_products": self.sharpness_products,
+                "elapsed": self.elapsed}
+        arrays["metadata"] = np.array(json.dumps(meta, allow_nan=True))
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Trajectory":
+        with np.load(path, allow_pickle=False) as f:
+            if "metadata" not in f.files:
+                raise ValueError(f"path: {path!r} is not a saved landscope Trajectory (no metadata)")
+            meta = json.loads(str(f["metadata"]))
+            if meta.get("format") != _FORMAT:
+                raise ValueError(f"path: {path!r} is not a saved landscope Trajectory")
+            columns = {k[4:]: f[k] for k in f.files if k.startswith("col_")}
+            state = dict(meta["state"])
+            for k in f.files:
+                if k.startswith("state_"):
+                    state[k[6:]] = f[k]
+            for k in ("ema", "swa_sum", "sharpness_vector", "kernel_vector", "kernel0"):
+                state.setdefault(k, None)
+            opt_state = {k[4:]: f[k] for k in f.files if k.startswith("opt_")}
+            return cls(columns, f["params"], f["params_step"], state, opt_state, meta["status"], meta["message"],
+                       meta["config"], meta["sharpness_products"], meta["elapsed"])
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _record_spec(record, record_every: int) -> dict:
+    if isinstance(record, str):
+        record = (record,)
+    spec = dict(record) if isinstance(record, dict) else {name: record_every for name in record}
+    for name, every in spec.items():
+        if name not in DIAGNOSTICS:
+            raise ValueError(f"record: unknown quantity {name!r}, expected some of {DIAGNOSTICS}")
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"record: the interval of {name!r} must be an integer >= 1, got {every!r}")
+        if every % record_every:
+            raise ValueError(f"record: the interval of {name!r} ({every}) must be a multiple of "
+                             f"record_every = {record_every}")
+    return {name: int(spec.get(name, 0)) for name in DIAGNOSTICS}
+
+
+def _positive_int(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{name}: expected an integer >= {lo}, got {value}")
+    return int(value)
+
+
+def _finite(name: str, value, *, lo=-math.inf, strict=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < lo or (strict and v == lo):
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name}: expected a finite value {rel} {lo}, got {value!r}")
+    return v
+
+
+def _swa_spec(swa) -> tuple[int, int]:
+    if swa is None:
+        return -1, 1
+    if isinstance(swa, tuple) and len(swa) == 2:
+        return _positive_int("swa", swa[0], 0), _positive_int("swa", swa[1], 1)
+    if isinstance(swa, numbers.Integral) and not isinstance(swa, bool):
+        return _positive_int("swa", swa, 0), 1
+    raise TypeError(f"swa: expected a start step or a (start, every) pair, got {swa!r}")
+
+
+class _Progress:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, step, steps, loss, grad_norm) -> bool:
+        if self.enabled:
+            sys.stderr.write(f"\rtrain: step {step}/{steps}, loss {loss:.4e}, |grad| {grad_norm:.3e}   ")
+            sys.stderr.flush()
+            self.shown = True
+        return True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# -------------------------------------------------------------------------------------- train
+def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=None,
+          clip_norm: Optional[float] = None, ema: Optional[float] = None, swa=None, record_every: int = 1,
+          record=(), loss_star: float = 0.0, tol: Optional[float] = None, blowup: float = 1e6,
+          sharpness_tol: float = 1e-4, resume: Optional[Trajectory] = None, progress: bool = True) -> Trajectory:
+    """Trains ``model`` from ``w0`` in a C++ loop and returns the recorded :class:`Trajectory`.
+
+    Parameters
+    ----------
+    model, w0 : the model and the start (w0 may be None when resuming)
+    optimizer : a :mod:`landscope.optim` optimizer (None when resuming: the saved one)
+    steps : the step budget of the whole run, counted from step 0 (also when resuming)
+    schedule : a :mod:`landscope.schedules` schedule or a callable f(step) -> multiplier of lr
+    clip_norm : clip the gradient to this global norm before each update
+    ema : decay d of an exponential moving average of the iterates, ema ← d·ema + (1 − d)·w
+    swa : start step s (or ``(s, every)``) of a uniform average of the iterates w_t, t ≥ s
+    record_every : a row every that many steps (and a row where the run stops)
+    record : names from :data:`DIAGNOSTICS` (computed every ``record_every`` steps), or a dict
+        name -> interval (a multiple of record_every). ``sharpness`` uses Lanczos started from
+        the previous top eigenvector, to a residual of ``sharpness_tol``·|λ|; ``kernel_min``
+        uses the dense kernel for n·k ≤ 1024 and Lanczos beyond; ``kernel_drift`` and
+        ``hessian_norm`` form K and H densely.
+    loss_star : L* for the PL ratio and the convergence test
+    tol : stop with status "converged" once L − L* ≤ tol (the full-batch loss; minibatch runs
+        test it at recorded rows)
+    blowup : stop with status "diverged" once L > blowup · max(L_0, 1); a NaN or Inf loss or
+        gradient stops the run at once too
+    resume : a Trajectory (e.g. from :meth:`Trajectory.load`) to continue; with the same
+        arguments the result is bit-identical to an uninterrupted run
+    progress : redraw a one-line progress display on stderr about every 0.25 s
+
+    Ctrl-C stops the run cleanly: the returned trajectory has status "interrupted" and can be
+    resumed.
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a landscope model, got {type(model).__name__}")
+    P = model.num_params
+    if resume is not None:
+        if not isinstance(resume, Trajectory):
+            raise TypeError(f"resume: expected a Trajectory, got {type(resume).__name__}")
+        if resume.status == "diverged":
+            raise ValueError(f"resume: the run diverged ({resume.message}); there is nothing to continue")
+        if resume.w.shape != (P,):
+            raise ValueError(f"resume: the trajectory has {resume.w.shape[0]} parameters, the model {P}")
+        saved = Optimizer.from_dict(resume.config["optimizer"])
+        if optimizer is None:
+            optimizer = saved
+        elif type(optimizer) is not type(saved):
+            raise ValueError(f"optimizer: the run was made with {saved!r}, got {optimizer!r}")
+        if w0 is not None and not np.array_equal(val.as_params(w0, P, "w0"), resume.w0):
+            raise ValueError("w0: differs from the resumed run's w0 (pass None)")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer: expected a landscope.optim optimizer, got {type(optimizer).__name__}")
+    steps = _positive_int("steps", steps, 0)
+    record_every = _positive_int("record_every", record_every, 1)
+    intervals = _record_spec(record, record_every)
+    swa_start, swa_every = _swa_spec(swa)
+    options = dict(
+        steps=steps, record_every=record_every,
+        clip_norm=0.0 if clip_norm is None else _finite("clip_norm", clip_norm, lo=0.0, strict=True),
+        ema_decay=0.0 if ema is None else _finite("ema", ema, lo=0.0, strict=True),
+        swa_start=swa_start, swa_every=swa_every,
+        loss_star=_finite("loss_star", loss_star),
+        tol=-1.0 if tol is None else _finite("tol", tol, lo=0.0),
+        blowup=_finite("blowup", blowup, lo=1.0, strict=True),
+        sharpness_tol=_finite("sharpness_tol", sharpness_tol, lo=0.0, strict=True),
+        sharpness_max_products=500, callback_seconds=0.25, **intervals)
+    if options["ema_decay"] >= 1.0:
+        raise ValueError(f"ema: expected a decay in (0, 1), got {ema!r}")
+    if not 0 < options["sharpness_tol"] < 1:
+        raise ValueError(f"sharpness_tol: expected a value in (0, 1), got {sharpness_tol!r}")
+    if intervals["balancedness"] and not isinstance(model, ProductToy):
+        raise ValueError("record: 'balancedness' is only defined for ProductToy")
+    if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 1024):
+        val.check_memory(16 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
+    if intervals["hessian_norm"]:
+        val.check_memory(8 * P * P, "record: 'hessian_norm' needs the dense P x P Hessian")
+    if intervals["params"]:
+        val.check_memory(8 * P * (steps // intervals["params"] + 2), "record: 'params' (a copy of w per row)")
+
+    core_opt = optimizer._build(model.num_samples)
+    if resume is None:
+        w0 = val.as_params(w0, P, "w0")
+        state = dict(step=0, w=w0.copy(), w0=w0.copy(), loss0=math.nan, ema=None, swa_sum=None, swa_count=0,
+                     sharpness_vector=None, kernel_vector=None, kernel0=None)
+        previous, keep, prev_products, prev_elapsed = None, 0, 0, 0.0
+    else:
+        state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in resume._state.items()}
+        if steps < state["step"]:
+            raise ValueError(f"steps: the budget {steps} is below the resumed run's step {state['step']}")
+        previous = resume
+        # A row at the current step was taken where the run stopped; the continued run takes it again.
+        keep = int(np.searchsorted(resume.columns["step"], state["step"]))
+        prev_products, prev_elapsed = resume.sharpness_products, resume.elapsed
+    core_sched = _schedules.tabulate(schedule, state["step"], steps)
+    core_opt.reset(P)
+    if previous is not None:
+        try:
+            core_opt.set_state(dict(previous._optimizer_state), P)
+        except ValueError as e:
+            raise ValueError(f"resume: the saved optimizer state does not fit: {e}") from None
+
+    show = _Progress(progress)
+    start = time.perf_counter()
+    try:
+        status, message, rows, state, products, _ = _core.train(model._m, core_opt, state, core_sched, options, show)
+    finally:
+        show.close()
+    elapsed = time.perf_counter() - start
+
+    params, params_step = rows.pop("params"), rows.pop("params_step")
+    if previous is not None:
+        rows = {k: np.concatenate([previous.columns[k][:keep], v]) for k, v in rows.items()}
+        pkeep = int(np.searchsorted(previous.params_step, previous.step))
+        params = np.concatenate([previous.params[:pkeep], params]) if len(previous.params_step) else params
+        params_step = np.concatenate([previous.params_step[:pkeep], params_step])
+    config = {
+        "optimizer": optimizer.to_dict(),
+        "schedule": schedule.to_dict() if isinstance(schedule, _schedules.Schedule) else
+                    (None if schedule is None else "callable"),
+        "options": {k: v for k, v in options.items() if k != "callback_seconds"},
+        "model": {"class": type(model).__name__, "num_params": P, "num_samples": model.num_samples},
+    }
+    return Trajectory(rows, params, params_step, state, dict(core_opt.state()), status, message, config,
+                      prev_products + products, prev_elapsed + elapsed)
