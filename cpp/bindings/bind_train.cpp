@@ -56,11 +56,12 @@ Schedule make_schedule(const std::string& kind, const py::dict& p) {
   return s;
 }
 
+/// The column as a numpy array that takes over its memory (no copy).
 template <class T>
-py::array_t<T> array(const std::vector<T>& v) {
-  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
+py::array_t<T> array(std::vector<T>& v) {
+  auto* owner = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(owner->size()), owner->data(), free_when_done);
 }
 
 py::object optional_vector(const Vector& v) { return v.size() ? py::cast(v) : py::none(); }

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "krylov.hpp"
+#include "memory.hpp"
 #include "landscope/product_toy.hpp"
 #include "landscope/spectra.hpp"
 #include "landscope/train.hpp"
@@ -124,29 +124,31 @@ class Recorder {
     m_tr.pl.push_back(gap > 0 ? grad_norm * grad_norm / (2.0 * gap) : kNaN);
     m_tr.lr.push_back(lr);
     m_tr.distance.push_back((w - m_s.w0).norm());
+    // Optional columns exist only when requested; NaN where a row does not compute them.
+    const auto& o = m_o;
     double sharp = kNaN, kmin = kNaN, drift = kNaN, bal = kNaN, hnorm = kNaN;
     if (!diverged) {
-      if (due(t, m_o.sharpness_every)) sharp = sharpness(commit);
+      if (due(t, o.sharpness_every)) sharp = sharpness(commit);
       MatrixR K;
-      const bool dense_kernel = m_model.num_outputs() <= m_o.dense_kernel_max;
-      if ((due(t, m_o.kernel_every) && dense_kernel) || due(t, m_o.kernel_drift_every)) K = m_model.tangent_kernel(w);
-      if (due(t, m_o.kernel_every)) kmin = dense_kernel ? smallest_eigenvalue(K) : kernel_min(commit);
-      if (due(t, m_o.kernel_drift_every)) drift = (K - m_s.kernel0).norm() / m_s.kernel0.norm();
-      if (due(t, m_o.balancedness_every)) {
+      const bool dense_kernel = m_model.num_outputs() <= o.dense_kernel_max;
+      if ((due(t, o.kernel_every) && dense_kernel) || due(t, o.kernel_drift_every)) K = m_model.tangent_kernel(w);
+      if (due(t, o.kernel_every)) kmin = dense_kernel ? smallest_eigenvalue(K) : kernel_min(commit);
+      if (due(t, o.kernel_drift_every)) drift = (K - m_s.kernel0).norm() / m_s.kernel0.norm();
+      if (due(t, o.balancedness_every)) {
         const double lo = w.minCoeff();
         bal = lo > 0 ? w.maxCoeff() / lo : std::numeric_limits<double>::infinity();
       }
-      if (due(t, m_o.hessian_norm_every)) hnorm = m_model.hessian(w).norm();
-      if (due(t, m_o.params_every)) {
+      if (due(t, o.hessian_norm_every)) hnorm = m_model.hessian(w).norm();
+      if (due(t, o.params_every)) {
         m_tr.params.insert(m_tr.params.end(), w.data(), w.data() + w.size());
         m_tr.params_step.push_back(t);
       }
     }
-    m_tr.sharpness.push_back(sharp);
-    m_tr.kernel_min.push_back(kmin);
-    m_tr.kernel_drift.push_back(drift);
-    m_tr.balancedness.push_back(bal);
-    m_tr.hessian_norm.push_back(hnorm);
+    if (o.sharpness_every) m_tr.sharpness.push_back(sharp);
+    if (o.kernel_every) m_tr.kernel_min.push_back(kmin);
+    if (o.kernel_drift_every) m_tr.kernel_drift.push_back(drift);
+    if (o.balancedness_every) m_tr.balancedness.push_back(bal);
+    if (o.hessian_norm_every) m_tr.hessian_norm.push_back(hnorm);
   }
 
  private:
@@ -265,6 +267,16 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
   }
   StepOracle oracle(model, opt, o.clip_norm);
   Recorder recorder(model, s, tr, o);
+  // Rows are reserved up front, on huge pages where possible: page faults on fresh memory, not
+  // the arithmetic, are what recording every step of a small model costs.
+  const auto rows = tr.rows() + static_cast<std::size_t>(std::min<Step>((o.steps - s.step) / o.record_every + 2,
+                                                                        Step(1) << 24));
+  for (auto* col : {&tr.loss, &tr.grad_norm, &tr.pl, &tr.lr, &tr.distance}) {
+    col->reserve(rows);
+    detail::advise_huge_pages(col->data(), rows * sizeof(double));
+  }
+  tr.step.reserve(rows);
+  detail::advise_huge_pages(tr.step.data(), rows * sizeof(Step));
   Vector g(P), full_g(P);
 
   using Clock = std::chrono::steady_clock;

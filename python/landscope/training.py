@@ -38,7 +38,7 @@ class Trajectory:
     - ``distance``: ‖w_t − w_0‖;
     - on request: ``sharpness`` λ_max(H), ``kernel_min`` λ_min(K), ``kernel_drift``
       ‖K_t − K_0‖_F/‖K_0‖_F, ``balancedness`` max x / min x (ProductToy), ``hessian_norm``
-      ‖H‖_F; NaN in rows where they were not computed.
+      ‖H‖_F; present only when recorded, NaN in rows where they were not computed.
 
     Also: ``params`` (rows x P) at ``params_step``, when recorded; ``w`` (the last iterate),
     ``w0``, ``ema`` and ``swa`` (averages, or None), ``status`` ("converged", "diverged",
@@ -101,13 +101,9 @@ class Trajectory:
     def swa_count(self) -> int:
         return int(self._state.get("swa_count", 0))
 
-    def recorded(self) -> tuple:
-        """The column names with at least one computed value."""
-        return COLUMNS + tuple(k for k in DIAGNOSTICS[:-1] if not np.isnan(self.columns[k]).all())
-
     def to_dict(self) -> dict:
-        """The recorded columns as a dict of arrays (plus ``params``/``params_step`` if taken)."""
-        out = {k: self.columns[k].copy() for k in self.recorded()}
+        """The columns as a dict of arrays (plus ``params``/``params_step`` if taken)."""
+        out = {k: v.copy() for k, v in self.columns.items()}
         if len(self.params_step):
             out["params"] = self.params.copy()
             out["params_step"] = self.params_step.copy()
@@ -119,7 +115,7 @@ class Trajectory:
             import pandas as pd
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("Trajectory.to_pandas needs pandas: pip install pandas") from e
-        cols = {k: self.columns[k] for k in self.recorded() if k != "step"}
+        cols = {k: v for k, v in self.columns.items() if k != "step"}
         return pd.DataFrame(cols, index=pd.Index(self.columns["step"], name="step"))
 
     def __repr__(self) -> str:
@@ -342,8 +338,12 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     elapsed = time.perf_counter() - start
 
     params, params_step = rows.pop("params"), rows.pop("params_step")
+    rows = {k: v for k, v in rows.items() if k in COLUMNS or intervals[k]}
     if previous is not None:
-        rows = {k: np.concatenate([previous.columns[k][:keep], v]) for k, v in rows.items()}
+        old = previous.columns
+        names = [k for k in COLUMNS + DIAGNOSTICS if k in rows or k in old]
+        nan_new, nan_old = np.full(len(rows["step"]), np.nan), np.full(keep, np.nan)
+        rows = {k: np.concatenate([old[k][:keep] if k in old else nan_old, rows.get(k, nan_new)]) for k in names}
         pkeep = int(np.searchsorted(previous.params_step, previous.step))
         params = np.concatenate([previous.params[:pkeep], params]) if len(previous.params_step) else params
         params_step = np.concatenate([previous.params_step[:pkeep], params_step])

@@ -244,7 +244,8 @@ struct TrainState {
   MatrixR kernel0;          // K(w_0), kept for the drift
 };
 
-/// One row per recorded step; columns that were not computed at a row are NaN.
+/// One row per recorded step. The optional columns (sharpness … hessian_norm) are filled only
+/// when their interval is set, with NaN at rows that do not compute them.
 struct Trajectory {
   std::vector<Step> step;
   std::vector<double> loss, grad_norm, pl, lr, distance;
