@@ -6,7 +6,8 @@ import sys
 USAGE = """usage: landscope {info,bench,spectrum} ...
 
   info      print version, Eigen version, SIMD build, OpenMP and thread count
-  bench     compare landscope with vectorized numpy (landscope bench --help)
+  bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training]
+            [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
             index of a benchmark problem or an .npz data set (landscope spectrum --help)"""
 
@@ -24,9 +25,12 @@ def main(argv=None) -> int:
             print(f"{key:>10}: {value}")
         return 0
     if command == "bench":
-        from landscope.bench import bench_derivatives
+        import importlib
 
-        return bench_derivatives.main(rest)
+        suite = "derivatives"
+        if rest and rest[0] in ("derivatives", "spectra", "training"):
+            suite, rest = rest[0], rest[1:]
+        return importlib.import_module(f"landscope.bench.bench_{suite}").main(rest)
     if command == "spectrum":
         from landscope._spectrum_cli import main as spectrum
 

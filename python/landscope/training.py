@@ -42,7 +42,7 @@ class Trajectory:
 
     Also: ``params`` (rows x P) at ``params_step``, when recorded; ``w`` (the last iterate),
     ``w0``, ``ema`` and ``swa`` (averages, or None), ``status`` ("converged", "diverged",
-    "budget" or "interrupted"), ``message``, ``step`` (the run's current step), ``elapsed``
+    "budget" or "interrupted"), ``message``, ``current_step`` (w is w_current_step), ``elapsed``
     (seconds) and ``config`` (the optimizer, schedule and options of the run).
     """
 
@@ -74,8 +74,8 @@ class Trajectory:
         return len(self.columns["step"])
 
     @property
-    def step(self) -> int:
-        """The run's current step: w is w_step."""
+    def current_step(self) -> int:
+        """The run's current step t: ``w`` is w_t (a continued run starts there)."""
         return int(self._state["step"])
 
     @property
@@ -123,7 +123,7 @@ class Trajectory:
             span = f"loss {self.loss[0]:.3g} → {self.loss[-1]:.3g}"
         else:
             span = "no rows"
-        return f"Trajectory(status={self.status!r}, step={self.step}, rows={len(self)}, {span})"
+        return f"Trajectory(status={self.status!r}, current_step={self.current_step}, rows={len(self)}, {span})"
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -344,7 +344,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         names = [k for k in COLUMNS + DIAGNOSTICS if k in rows or k in old]
         nan_new, nan_old = np.full(len(rows["step"]), np.nan), np.full(keep, np.nan)
         rows = {k: np.concatenate([old[k][:keep] if k in old else nan_old, rows.get(k, nan_new)]) for k in names}
-        pkeep = int(np.searchsorted(previous.params_step, previous.step))
+        pkeep = int(np.searchsorted(previous.params_step, previous.current_step))
         params = np.concatenate([previous.params[:pkeep], params]) if len(previous.params_step) else params
         params_step = np.concatenate([previous.params_step[:pkeep], params_step])
     config = {

@@ -1,0 +1,134 @@
+"""Training benchmark: landscope.train against a plain numpy loop, in one process.
+
+Problems: ProductToy d=10 (from x = 0.9·1), and S1, M1 of bench_derivatives (from their random
+point w, with η = 1/λ_max(H(w))). For each:
+
+- GD steps/s: ``landscope.train`` recording one row per run, against the loop
+  ``w -= lr * ref.gradient(w)`` with the vectorized numpy reference gradient;
+- the cost of recording loss, ‖∇L‖ and the PL ratio every step (``record_every=1``);
+- on S1 and M1: the cost of recording the sharpness every 10 steps (warm-started Lanczos)
+  against the cost of the 10 steps themselves.
+
+Prints a markdown table of medians; --json writes the figures.
+
+    python bench/bench_training.py [--quick] [--repeats 5] [--json out.json]
+    landscope bench training --quick
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+import numpy as np
+
+try:  # installed as landscope.bench
+    from . import reference
+    from .bench_derivatives import build, emit, median_time
+except ImportError:  # run as a script from bench/
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import reference  # type: ignore[no-redef]
+    from bench_derivatives import build, emit, median_time  # type: ignore[no-redef]
+
+import landscope
+
+TARGETS = {"toy": 50.0, "S1": 3.0, "M1": 3.0}  # GD speedup over the numpy loop
+
+
+def problem(name: str):
+    if name == "toy":
+        return landscope.ProductToy(10), reference.make_product_toy(10), np.full(10, 0.9), 0.05
+    model, ref, w = build(name)
+    top = landscope.eigsh(model.hessian_operator(w), k=1, tol=1e-6).eigenvalues[-1]
+    return model, ref, w, 1.0 / top
+
+
+def numpy_loop(ref, w0, lr, steps):
+    w = w0.copy()
+    for _ in range(steps):
+        w -= lr * ref.gradient(w)
+    return w
+
+
+def run(repeats: int, quick: bool) -> dict:
+    scale = 0.2 if quick else 1.0
+    plan = {"toy": (int(200_000 * scale), int(5_000 * scale)), "S1": (int(200 * scale), int(50 * scale)),
+            "M1": (int(1000 * scale), int(200 * scale))}
+    results = []
+    for name, (steps, np_steps) in plan.items():
+        model, ref, w, lr = problem(name)
+        opt = landscope.optim.GD(lr)
+
+        def ours(record_every, record=()):
+            return lambda: landscope.train(model, w, opt, steps, record_every=record_every, record=record,
+                                           progress=False)
+
+        # Same trajectory from both: the first steps agree to rounding.
+        check = landscope.train(model, w, opt, 5, progress=False).w
+        np.testing.assert_allclose(check, numpy_loop(ref, w, lr, 5), rtol=1e-9, atol=1e-12)
+        t_np = median_time(lambda: numpy_loop(ref, w, lr, np_steps), repeats) / np_steps
+        t_plain = median_time(ours(steps), repeats) / steps
+        t_rec = median_time(ours(1), repeats) / steps
+        entry = dict(problem=name, P=model.num_params, steps=steps, numpy_step_s=t_np, landscope_step_s=t_plain,
+                     speedup=t_np / t_plain, target=TARGETS[name], record_every_step_s=t_rec,
+                     record_overhead=t_rec / t_plain - 1)
+        if name != "toy":
+            t_ten = median_time(ours(10), repeats) / steps
+            traj = ours(10, ("sharpness",))()
+            t_sharp = median_time(ours(10, ("sharpness",)), repeats) / steps
+            per_sharpness = (t_sharp - t_ten) * 10  # one sharpness per 10 steps
+            entry.update(sharpness_s=per_sharpness, ten_steps_s=10 * t_ten,
+                         sharpness_over_ten_steps=per_sharpness / (10 * t_ten),
+                         sharpness_products=traj.sharpness_products / len(traj))
+        results.append(entry)
+    return dict(machine=dict(python=platform.python_version(), numpy=np.__version__, cpu=platform.processor()),
+                landscope=landscope.info(), repeats=repeats, results=results)
+
+
+def _us(t: float) -> str:
+    return f"{t * 1e6:.3g} µs" if t < 1e-3 else f"{t * 1e3:.3g} ms"
+
+
+def table(report: dict) -> str:
+    lines = [
+        "| problem | P | numpy loop step | landscope step | steps/s | speedup | target | "
+        "record every step | sharpness / 10 steps |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in report["results"]:
+        ok = "met" if r["speedup"] >= r["target"] else "MISSED"
+        sharp = ""
+        if "sharpness_s" in r:
+            ok_s = "met" if r["sharpness_over_ten_steps"] < 1 else "MISSED"
+            sharp = (f"{_us(r['sharpness_s'])} vs {_us(r['ten_steps_s'])} = {r['sharpness_over_ten_steps']:.2f} "
+                     f"({r['sharpness_products']:.1f} products) {ok_s}")
+        rec_ok = "met" if r["record_overhead"] < 0.05 else "MISSED"
+        lines.append(f"| {r['problem']} | {r['P']:,} | {_us(r['numpy_step_s'])} | {_us(r['landscope_step_s'])} | "
+                     f"{1 / r['landscope_step_s']:,.0f} | {r['speedup']:.1f}x | >= {r['target']:g}x {ok} | "
+                     f"{100 * r['record_overhead']:+.1f}% ({rec_ok}) | {sharp} |")
+    info = report["landscope"]
+    lines.append("")
+    lines.append(f"landscope {info['version']} ({info['isa']}, OpenMP {'on' if info['openmp'] else 'off'}, "
+                 f"{info['threads']} threads); numpy {report['machine']['numpy']}; medians of "
+                 f"{report['repeats']} runs; record-every-step and sharpness costs are differences of medians.")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="landscope bench training", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
+    if repeats < 1:
+        parser.error("--repeats: expected >= 1")
+    report = run(repeats, args.quick)
+    emit(table(report), report, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
