@@ -228,10 +228,35 @@ class _Progress:
 
 
 # -------------------------------------------------------------------------------------- train
-def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=None,
-          clip_norm: Optional[float] = None, ema: Optional[float] = None, swa=None, record_every: int = 1,
-          record=(), loss_star: float = 0.0, tol: Optional[float] = None, blowup: float = 1e6,
-          sharpness_tol: float = 1e-4, resume: Optional[Trajectory] = None, progress: bool = True) -> Trajectory:
+class _Unset:
+    def __repr__(self) -> str:
+        return "<as the resumed run, else the default>"
+
+
+_UNSET = _Unset()
+_DEFAULTS = dict(schedule=None, clip_norm=None, ema=None, swa=None, record_every=1, record=(), loss_star=0.0,
+                 tol=None, blowup=1e6, sharpness_tol=1e-4)
+
+
+def _saved_arguments(traj: Trajectory) -> dict:
+    """The keyword arguments of the run that made ``traj``."""
+    o = traj.config["options"]
+    sched = traj.config["schedule"]
+    if sched == "callable":
+        sched = _UNSET  # cannot be restored: must be passed again
+    elif sched is not None:
+        sched = _schedules.Schedule.from_dict(sched)
+    return dict(schedule=sched, clip_norm=o["clip_norm"] or None, ema=o["ema_decay"] or None,
+                swa=None if o["swa_start"] < 0 else (o["swa_start"], o["swa_every"]),
+                record_every=o["record_every"], record={k: o[k] for k in DIAGNOSTICS if o[k]},
+                loss_star=o["loss_star"], tol=None if o["tol"] < 0 else o["tol"], blowup=o["blowup"],
+                sharpness_tol=o["sharpness_tol"])
+
+
+def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=_UNSET, clip_norm=_UNSET,
+          ema=_UNSET, swa=_UNSET, record_every=_UNSET, record=_UNSET, loss_star=_UNSET, tol=_UNSET,
+          blowup=_UNSET, sharpness_tol=_UNSET, resume: Optional[Trajectory] = None,
+          progress: bool = True) -> Trajectory:
     """Trains ``model`` from ``w0`` in a C++ loop and returns the recorded :class:`Trajectory`.
 
     Parameters
@@ -254,8 +279,9 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         test it at recorded rows)
     blowup : stop with status "diverged" once L > blowup · max(L_0, 1); a NaN or Inf loss or
         gradient stops the run at once too
-    resume : a Trajectory (e.g. from :meth:`Trajectory.load`) to continue; with the same
-        arguments the result is bit-identical to an uninterrupted run
+    resume : a Trajectory (e.g. from :meth:`Trajectory.load`) to continue. Arguments not given
+        are those of the resumed run (a callable schedule must be passed again); the result is
+        then bit-identical to an uninterrupted run
     progress : redraw a one-line progress display on stderr about every 0.25 s
 
     Ctrl-C stops the run cleanly: the returned trajectory has status "interrupted" and can be
@@ -280,6 +306,15 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
             raise ValueError("w0: differs from the resumed run's w0 (pass None)")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a landscope.optim optimizer, got {type(optimizer).__name__}")
+    given = dict(schedule=schedule, clip_norm=clip_norm, ema=ema, swa=swa, record_every=record_every,
+                 record=record, loss_star=loss_star, tol=tol, blowup=blowup, sharpness_tol=sharpness_tol)
+    fallback = _saved_arguments(resume) if resume is not None else _DEFAULTS
+    args = {k: fallback[k] if v is _UNSET else v for k, v in given.items()}
+    if args["schedule"] is _UNSET:
+        raise ValueError("schedule: the resumed run used a callable schedule; pass it again")
+    schedule, clip_norm, ema, swa = args["schedule"], args["clip_norm"], args["ema"], args["swa"]
+    record_every, record, loss_star, tol = args["record_every"], args["record"], args["loss_star"], args["tol"]
+    blowup, sharpness_tol = args["blowup"], args["sharpness_tol"]
     steps = _positive_int("steps", steps, 0)
     record_every = _positive_int("record_every", record_every, 1)
     intervals = _record_spec(record, record_every)
