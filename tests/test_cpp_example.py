@@ -56,3 +56,11 @@ def test_cpp_example_matches_python(example_output):
     assert out["converged"] == "1"
     np.testing.assert_allclose([float(t) for t in out["eigenvalues"].split()], np.r_[lam[:3], lam[-3:]],
                                rtol=1e-9, atol=1e-9 * abs(lam).max())
+    # The training run, against the same run from Python (the example may be built for another
+    # instruction set, so rounding differs and can grow over 100 steps).
+    traj = ls.train(net, w, ls.optim.Adam(0.01), 100, schedule=ls.schedules.warmup_cosine(10, 100),
+                    record_every=50, record=("sharpness",), progress=False)
+    assert out["train_status"] == "budget"
+    np.testing.assert_allclose([float(t) for t in out["train_loss"].split()], traj.loss, rtol=1e-8)
+    np.testing.assert_allclose([float(t) for t in out["train_sharpness"].split()], traj.sharpness, rtol=1e-8)
+    np.testing.assert_allclose([float(t) for t in out["train_w[0:2]"].split()], traj.w[:2], rtol=1e-8)

@@ -41,5 +41,23 @@ int main() {
   std::printf("eigenvalues");
   for (Index i = 0; i < eig.eigenvalues.size(); ++i) std::printf(" %.17g", eig.eigenvalues[i]);
   std::printf("\nconverged %d\n", eig.converged ? 1 : 0);
+
+  // 100 steps of Adam with a warmup-cosine schedule, recording the sharpness every 50 steps.
+  Adam adam(0.9, 0.999, 1e-8, 0.0, /*decoupled=*/false);
+  adam.lr = 0.01;
+  TrainState state = start_state(*net, adam, w);
+  Trajectory traj;
+  TrainOptions to;
+  to.steps = 100;
+  to.record_every = 50;
+  to.sharpness_every = 50;
+  to.schedule = Schedule::warmup_cosine(10, 100);
+  train(*net, adam, state, traj, to);
+  std::printf("train_status %s\n", to_string(traj.status).c_str());
+  std::printf("train_loss");
+  for (double l : traj.loss) std::printf(" %.17g", l);
+  std::printf("\ntrain_sharpness");
+  for (double s : traj.sharpness) std::printf(" %.17g", s);
+  std::printf("\ntrain_w[0:2] %.17g %.17g\n", state.w[0], state.w[1]);
   return 0;
 }
