@@ -101,8 +101,10 @@ void Schedule::validate() const {
       require(total >= 1, "total: expected >= 1 steps, got " + std::to_string(total));
       require(finite_in(warmup_fraction, 0.0, 1.0), "warmup: expected a fraction in [0, 1], got " + num(warmup_fraction));
       require(finite_in(decay_fraction, 0.0, 1.0), "decay: expected a fraction in [0, 1], got " + num(decay_fraction));
-      require(warmup_fraction + decay_fraction <= 1.0,
-              "warmup, decay: the fractions must sum to at most 1, got " + num(warmup_fraction + decay_fraction));
+      const Step W = std::llround(warmup_fraction * static_cast<double>(total));
+      const Step D = std::llround(decay_fraction * static_cast<double>(total));
+      require(W + D <= total, "warmup, decay: the phases of " + std::to_string(W) + " and " + std::to_string(D) +
+                                  " steps overlap within total = " + std::to_string(total));
       require(finite_in(final_value, 0.0, 1.0), "final: expected a multiplier in [0, 1], got " + num(final_value));
       break;
     }

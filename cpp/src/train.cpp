@@ -265,6 +265,10 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     s.kernel0 = model.tangent_kernel(s.w0);
     require(s.kernel0.norm() > 0, "kernel_drift: the tangent kernel at w0 is zero");
   }
+  if (o.swa_start == 0 && s.step == 0 && s.swa_count == 0) {  // the average includes w_0
+    s.swa_sum += s.w;
+    s.swa_count = 1;
+  }
   StepOracle oracle(model, opt, o.clip_norm);
   Recorder recorder(model, s, tr, o);
   // Rows are reserved up front, on huge pages where possible: page faults on fresh memory, not
@@ -304,29 +308,34 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
       }
     }
     oracle.set_step(t);
-    double loss = oracle.raw(s.w, g);
-    double norm = g.norm();
-    double full_loss = loss, full_norm = norm;
-    bool diverged = !std::isfinite(loss) || !std::isfinite(norm);
+    const double loss = oracle.raw(s.w, g);
+    const double norm = g.blueNorm();  // overflow-safe
     const bool at_row = t % o.record_every == 0 || t == o.steps;
-    if (oracle.minibatch() && !diverged && (at_row || std::isnan(s.loss0))) {
+    // Rows, L_0 and the convergence test use the full-batch loss; a minibatch run computes it
+    // there (and where the run diverges).
+    double full_loss = loss, full_norm = norm;
+    bool have_full = !oracle.minibatch();
+    auto compute_full = [&] {
       full_loss = model.loss_and_gradient(s.w, full_g);
-      full_norm = full_g.norm();
-      diverged = !std::isfinite(full_loss) || !std::isfinite(full_norm);
-    }
-    if (std::isnan(s.loss0) && !diverged) s.loss0 = full_loss;
+      full_norm = full_g.blueNorm();
+      have_full = true;
+    };
+    if (!have_full && (at_row || std::isnan(s.loss0))) compute_full();
+    if (std::isnan(s.loss0) && std::isfinite(full_loss)) s.loss0 = full_loss;
     const double limit = o.blowup * std::max(s.loss0, 1.0);
-    if (diverged) {
+    bool diverged = true;
+    if (!std::isfinite(loss) || !std::isfinite(norm) || !std::isfinite(full_loss) || !std::isfinite(full_norm)) {
       tr.message = "the loss or gradient is not finite at step " + std::to_string(t);
-    } else if (loss > limit || (at_row && full_loss > limit)) {
-      diverged = true;
+    } else if (loss > limit || full_loss > limit) {
       tr.message = "the loss " + num(std::max(loss, full_loss)) + " exceeds blowup · max(L_0, 1) = " + num(limit) +
                    " at step " + std::to_string(t);
+    } else {
+      diverged = false;
     }
-    const bool checked = !oracle.minibatch() || at_row;
-    const bool converged = !diverged && o.tol >= 0 && checked && full_loss - o.loss_star <= o.tol;
+    if (diverged && !have_full) compute_full();
+    const bool converged = !diverged && o.tol >= 0 && have_full && full_loss - o.loss_star <= o.tol;
     const bool stop = diverged || converged || t == o.steps;
-    const double rate = t < o.steps ? opt.lr * o.schedule(t) : kNaN;
+    const double rate = stop ? kNaN : opt.lr * o.schedule(t);
     if (at_row || stop) recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
     last_loss = full_loss;
     last_norm = full_norm;

@@ -13,7 +13,8 @@ the samples each epoch seeded by ``(seed, epoch)``; the last batch of an epoch m
 ``Adam``         m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − η m̂/(√v̂ + ε) with bias
                  correction; ``weight_decay`` λ adds λw to g first
 ``AdamW``        as Adam, with decoupled decay w ← (1 − ηλ) w before the update
-``PerturbedGD``  when ‖g‖ ≤ threshold and ≥ ``interval`` steps since the last perturbation:
+``PerturbedGD``  when ‖g‖ ≤ threshold (g after clipping) and ≥ ``interval`` steps since the
+                 last perturbation:
                  w ← w + ξ, ξ uniform in the ball of radius ``radius`` (seeded by (seed, t)),
                  and the step uses the gradient at the perturbed point (Jin et al. 2017)
 ``SAM``          e = ρ g/‖g‖; w ← w − η ∇L(w + e) on the same samples (Foret et al. 2021)

@@ -10,14 +10,15 @@ the training loop; calling one (``s(t)`` with an int or an integer array) gives 
 ``cosine``        final + (1 − final)·½(1 + cos(π t/T)) for t < T, then final
 ``warmup_cosine`` (t + 1)/W for t < W, then the cosine over the remaining T − W steps
 ``wsd``           warmup (t + 1)/W, stable 1, then a linear decay over the last D steps that
-                  reaches ``final`` at t = T − 1; W = round(warmup·T), D = round(decay·T)
+                  reaches ``final`` at t = T − 1; W = ⌊warmup·T + ½⌋, D = ⌊decay·T + ½⌋
+                  (the phases must not overlap: W + D ≤ T)
 ``one_cycle``     a cosine from 1/div_factor up to 1 over U = max(1, ⌊pct_start·T⌋) steps, then a
                   cosine down to 1/(div_factor·final_div_factor) at T (and after)
 ``inverse_sqrt``  (t + 1)/W for t < W, then √(W/(t + 1)); W = 0 gives 1/√(t + 1)
 ================  ==========================================================================
 
 Any Python callable ``f(t) -> float`` is accepted by :func:`landscope.train` too; it is
-tabulated once for the steps of the run.
+tabulated once, before the run, for every step up to the budget (8 bytes per step).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import numbers
 
 import numpy as np
 
+from . import _validation as val
 from ._loader import core as _core
 
 __all__ = ["Schedule", "constant", "step_decay", "cosine", "warmup_cosine", "wsd", "one_cycle", "inverse_sqrt"]
@@ -131,6 +133,7 @@ def tabulate(schedule, start: int, stop: int):
         return schedule._s
     if not callable(schedule):
         raise TypeError(f"schedule: expected a landscope.schedules.Schedule or a callable f(step), got {schedule!r}")
+    val.check_memory(8 * max(stop - start, 0), "schedule: the table of a callable schedule over the run's steps")
     values = np.array([schedule(t) for t in range(start, stop)], dtype=np.float64)
     if values.size and not (np.isfinite(values).all() and (values >= 0).all()):
         bad = int(np.argmax(~(np.isfinite(values) & (values >= 0))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import sys
 import time
 from typing import Optional
@@ -31,7 +32,9 @@ class Trajectory:
 
     Columns (1-D arrays, one entry per recorded row; ``traj.loss`` or ``traj["loss"]``):
 
-    - ``step``: t; rows are taken every ``record_every`` steps and where the run stopped;
+    - ``step``: t; rows are taken every ``record_every`` steps and where the run stopped
+      (converged, diverged or at the budget; an interrupted run has no row at its current step,
+      which the continued run records);
     - ``loss``, ``grad_norm``: the full-batch L(w_t) and ‖∇L(w_t)‖ (before clipping);
     - ``pl``: the PL ratio ‖∇L‖²/(2(L − L*)) (NaN where L ≤ L*);
     - ``lr``: the rate of the update from w_t (NaN on a final row, where no update follows);
@@ -127,7 +130,8 @@ class Trajectory:
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> None:
-        """Writes one ``.npz`` file: the arrays, and the metadata as JSON under ``metadata``."""
+        """Writes one ``.npz`` file (numpy appends ``.npz`` to a path without it): the arrays,
+        and the metadata as JSON under ``metadata``."""
         arrays = {f"col_{k}": v for k, v in self.columns.items()}
         arrays["params"] = self.params
         arrays["params_step"] = self.params_step
@@ -147,6 +151,10 @@ class Trajectory:
 
     @classmethod
     def load(cls, path) -> "Trajectory":
+        """Reads a file written by :meth:`save` (``path`` with or without ``.npz``)."""
+        path = os.fspath(path)
+        if not os.path.exists(path) and not path.endswith(".npz") and os.path.exists(path + ".npz"):
+            path += ".npz"
         with np.load(path, allow_pickle=False) as f:
             if "metadata" not in f.files:
                 raise ValueError(f"path: {path!r} is not a saved landscope Trajectory (no metadata)")
@@ -272,7 +280,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     record : names from :data:`DIAGNOSTICS` (computed every ``record_every`` steps), or a dict
         name -> interval (a multiple of record_every). ``sharpness`` uses Lanczos started from
         the previous top eigenvector, to a residual of ``sharpness_tol``·|λ|; ``kernel_min``
-        uses the dense kernel for n·k ≤ 1024 and Lanczos beyond; ``kernel_drift`` and
+        uses the dense kernel for n·k ≤ 2048 and Lanczos beyond (slow when K is ill-conditioned); ``kernel_drift`` and
         ``hessian_norm`` form K and H densely.
     loss_star : L* for the PL ratio and the convergence test
     tol : stop with status "converged" once L − L* ≤ tol (the full-batch loss; minibatch runs
@@ -335,8 +343,8 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         raise ValueError(f"sharpness_tol: expected a value in (0, 1), got {sharpness_tol!r}")
     if intervals["balancedness"] and not isinstance(model, ProductToy):
         raise ValueError("record: 'balancedness' is only defined for ProductToy")
-    if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 1024):
-        val.check_memory(16 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
+    if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 2048):
+        val.check_memory(24 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
     if intervals["hessian_norm"]:
         val.check_memory(8 * P * P, "record: 'hessian_norm' needs the dense P x P Hessian")
     if intervals["params"]:

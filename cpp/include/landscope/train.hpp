@@ -28,8 +28,8 @@ struct Schedule {
   Step period = 1;              // StepDecay: steps between decays
   double gamma = 0.1;           // StepDecay: factor per decay
   double final_value = 0.0;     // Cosine, WarmupCosine, WSD: the multiplier from T on
-  double warmup_fraction = 0.0; // WSD: W = round(warmup_fraction · T)
-  double decay_fraction = 0.0;  // WSD: D = round(decay_fraction · T)
+  double warmup_fraction = 0.0; // WSD: W = ⌊warmup_fraction · T + ½⌋
+  double decay_fraction = 0.0;  // WSD: D = ⌊decay_fraction · T + ½⌋ (W + D ≤ T)
   double pct_start = 0.3;       // OneCycle: U = max(1, floor(pct_start · T)) rising steps
   double div_factor = 25.0;     // OneCycle: starts at 1/div_factor
   double final_div_factor = 1e4;  // OneCycle: ends at 1/(div_factor · final_div_factor)
@@ -207,10 +207,12 @@ struct TrainProgress {
 struct TrainOptions {
   Step steps = 0;              // the step budget of the whole run (counted from step 0)
   Step record_every = 1;       // a row every that many steps, plus a row where the run stops
+                               // (converged, diverged or the budget; not when interrupted)
   Schedule schedule;
   double clip_norm = 0;        // > 0: scale g to norm ≤ clip_norm before the update
   double ema_decay = 0;        // > 0: ema ← d·ema + (1 − d)·w after each update (ema_0 = w_0)
-  Step swa_start = -1;         // >= 0: average w_t for t >= swa_start, every swa_every steps
+  Step swa_start = -1;         // >= 0: average the w_t with t >= swa_start, t − swa_start a
+                               // multiple of swa_every
   Step swa_every = 1;
   double loss_star = 0;        // L* for the PL ratio and the convergence test
   double tol = -1;             // >= 0: converged when L − L* <= tol (full-batch loss)
@@ -226,7 +228,7 @@ struct TrainOptions {
   double sharpness_tol = 1e-4; // ‖H v − θ v‖ ≤ tol·|θ|
   Index sharpness_max_products = 500;
   double kernel_tol = 1e-8;    // Lanczos tolerance for λ_min(K) when K is too big to form
-  Index dense_kernel_max = 1024;  // λ_min(K) from the dense K when n·k is at most this
+  Index dense_kernel_max = 2048;  // λ_min(K) from the dense K when n·k is at most this
   /// Called about every callback_seconds; return false to stop (status Interrupted).
   std::function<bool(const TrainProgress&)> callback;
   double callback_seconds = 0.25;
