@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
+import time
 
 import numpy as np
 
 try:  # installed as landscope.bench
     from . import reference
-    from .bench_derivatives import build, emit, median_time
+    from .bench_derivatives import build, emit
 except ImportError:  # run as a script from bench/
     import os
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import reference  # type: ignore[no-redef]
-    from bench_derivatives import build, emit, median_time  # type: ignore[no-redef]
+    from bench_derivatives import build, emit  # type: ignore[no-redef]
 
 import landscope
 
@@ -43,6 +45,19 @@ def problem(name: str):
     model, ref, w = build(name)
     top = landscope.eigsh(model.hessian_operator(w), k=1, tol=1e-6).eigenvalues[-1]
     return model, ref, w, 1.0 / top
+
+
+def paired(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, run in round-robin after one warm-up each."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def numpy_loop(ref, w0, lr, steps):
@@ -68,17 +83,25 @@ def run(repeats: int, quick: bool) -> dict:
         # Same trajectory from both: the first steps agree to rounding.
         check = landscope.train(model, w, opt, 5, progress=False).w
         np.testing.assert_allclose(check, numpy_loop(ref, w, lr, 5), rtol=1e-9, atol=1e-12)
-        t_np = median_time(lambda: numpy_loop(ref, w, lr, np_steps), repeats) / np_steps
-        t_plain = median_time(ours(steps), repeats) / steps
-        t_rec = median_time(ours(1), repeats) / steps
+        # The numpy loop is timed on its own: its BLAS threads keep spinning for a while after the
+        # last call and would slow whatever runs next (and landscope's OpenMP threads likewise).
+        # The landscope variants run round-robin, so that drifts of the machine's speed hit all
+        # of them alike.
+        t = paired({"numpy": lambda: numpy_loop(ref, w, lr, np_steps)}, repeats)
+        time.sleep(0.2)
+        runs = {"plain": ours(steps), "rows": ours(1)}
+        if name != "toy":
+            runs.update(ten=ours(10), sharp=ours(10, ("sharpness",)))
+        t.update(paired(runs, repeats))
+        t_np = t["numpy"] / np_steps
+        t_plain, t_rec = t["plain"] / steps, t["rows"] / steps
         entry = dict(problem=name, P=model.num_params, steps=steps, numpy_step_s=t_np, landscope_step_s=t_plain,
                      speedup=t_np / t_plain, target=TARGETS[name], record_every_step_s=t_rec,
                      record_overhead=t_rec / t_plain - 1)
         if name != "toy":
-            t_ten = median_time(ours(10), repeats) / steps
+            t_ten = t["ten"] / steps
             traj = ours(10, ("sharpness",))()
-            t_sharp = median_time(ours(10, ("sharpness",)), repeats) / steps
-            per_sharpness = (t_sharp - t_ten) * 10  # one sharpness per 10 steps
+            per_sharpness = (t["sharp"] / steps - t_ten) * 10  # one sharpness per 10 steps
             entry.update(sharpness_s=per_sharpness, ten_steps_s=10 * t_ten,
                          sharpness_over_ten_steps=per_sharpness / (10 * t_ten),
                          sharpness_products=traj.sharpness_products / len(traj))

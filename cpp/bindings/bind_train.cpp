@@ -142,13 +142,11 @@ void bind_train(py::module_& m) {
         t.callback_seconds = o["callback_seconds"].cast<double>();
         // Every callback checks for Ctrl-C: an interrupt stops the run cleanly (status
         // "interrupted") instead of raising, so that what was recorded is returned.
-        bool interrupted = false;
         t.callback = [&](const TrainProgress& p) {
           py::gil_scoped_acquire gil;
           if (PyErr_CheckSignals() != 0) {
             if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) throw py::error_already_set();
             PyErr_Clear();
-            interrupted = true;
             return false;
           }
           if (progress) {
@@ -192,7 +190,7 @@ void bind_train(py::module_& m) {
         out["sharpness_vector"] = optional_vector(s.sharpness_vector);
         out["kernel_vector"] = optional_vector(s.kernel_vector);
         out["kernel0"] = s.kernel0.size() ? py::cast(s.kernel0) : py::none();
-        return py::make_tuple(to_string(tr.status), tr.message, rows, out, tr.sharpness_products, interrupted);
+        return py::make_tuple(to_string(tr.status), tr.message, rows, out, tr.sharpness_products);
       },
       py::arg("model"), py::arg("optimizer"), py::arg("state"), py::arg("schedule"), py::arg("options"),
       py::arg("progress"));

@@ -375,7 +375,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     show = _Progress(progress)
     start = time.perf_counter()
     try:
-        status, message, rows, state, products, _ = _core.train(model._m, core_opt, state, core_sched, options, show)
+        status, message, rows, state, products = _core.train(model._m, core_opt, state, core_sched, options, show)
     finally:
         show.close()
     elapsed = time.perf_counter() - start
