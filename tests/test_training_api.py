@@ -329,7 +329,7 @@ def test_perturbed_gd_matches_numpy():
     assert log["perturbed"][0] == 0 and len(log["perturbed"]) >= 2
     assert log["blocked_interval"] > 0 and log["blocked_threshold"] > 0
     assert_rows(traj, ref)
-    assert traj._optimizer_state["count"][0] == len(log["perturbed"])
+    assert traj._optimizer_state["last"][0] == log["perturbed"][-1]
     # the first move is ξ_0 − η∇L(w0 + ξ_0), not a step from the saddle
     xi = ls._core.perturbation(radius, seed, 0, 2)
     np.testing.assert_allclose(traj["distance"][1], np.linalg.norm(xi - lr * model.gradient(xi)), rtol=1e-14)
@@ -1159,3 +1159,93 @@ def test_product_toy_rate_bound_holds():
     f0 = traj["loss"][0]
     assert ls.theory.check(traj, ls.theory.product_toy_rate_bound(traj["step"], f0, delta, c), rtol=1e-12)
     assert ls.theory.check(traj, ls.theory.product_toy_hessian_bound(d, c), column="hessian_norm")
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. review fixes
+
+
+def test_core_train_rejects_an_optimizer_whose_state_does_not_fit():
+    """A C++ optimizer that was never reset must raise, not read past its buffers."""
+    model = shallow()
+    opt = ls._core.make_optimizer("momentum", 0.1, {"beta": 0.9, "nesterov": False}, 0, 0)
+    w0 = start(model)
+    state = dict(step=0, w=w0, w0=w0, loss0=math.nan, swa_count=0)
+    options = dict(steps=3, record_every=1, clip_norm=0.0, ema_decay=0.0, swa_start=-1, swa_every=1,
+                   loss_star=0.0, tol=-1.0, blowup=1e6, sharpness_tol=1e-4, sharpness_max_products=10,
+                   callback_seconds=0.25, sharpness=0, kernel_min=0, kernel_drift=0, balancedness=0,
+                   hessian_norm=0, params=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        ls._core.train(model._m, opt, state, schedules.constant()._s, options, None)
+    opt.reset(model.num_params + 1)
+    with pytest.raises(ValueError, match="optimizer"):
+        ls._core.train(model._m, opt, state, schedules.constant()._s, options, None)
+
+
+def test_ctrl_c_inside_the_progress_display_stops_cleanly(monkeypatch):
+    from landscope import training
+
+    def interrupt(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training._Progress, "__call__", interrupt)
+    model = ls.ProductToy(10)
+    traj = ls.train(model, model.init(0), optim.GD(1e-3), 10**10, record_every=10**6, progress=True)
+    assert traj.status == "interrupted" and 0 < traj.current_step < 10**10
+
+
+def test_sharpness_products_survive_a_resume():
+    model = shallow()
+    w0 = start(model)
+    kw = dict(record_every=5, record=("sharpness",))
+    full = run(model, w0, optim.GD(0.1), 20, **kw)
+    half = run(model, w0, optim.GD(0.1), 10, **kw)
+    cont = run(model, None, None, 20, resume=half, **kw)
+    assert cont.sharpness_products == full.sharpness_products
+
+
+def test_check_with_negative_bounds():
+    model = least_squares()
+    traj = run(model, start(model), optim.GD(0.01), 3)
+    bound = -traj.loss  # check the negated column against a negative bound
+    neg = ls.Trajectory(dict(traj.columns, loss=-traj.loss), traj.params, traj.params_step, traj._state,
+                        traj._optimizer_state, traj.status, traj.message, traj.config, 0, 0.0)
+    # Upper bounds slightly below the values: a violation of 1e-13 relative is within rtol = 1e-12,
+    # one of 1e-9 is not. Lower bounds slightly above the values, likewise.
+    assert ls.theory.check(neg, bound * (1 + 1e-13)).ok
+    assert not ls.theory.check(neg, bound * (1 + 1e-9)).ok
+    assert ls.theory.check(neg, bound * (1 - 1e-13), kind="lower").ok
+    assert not ls.theory.check(neg, bound * (1 - 1e-9), kind="lower").ok
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: optim.SGD(0.1, 2, seed=2**64), "seed"),
+    (lambda: optim.PerturbedGD(0.1, interval=2**63), "interval"),
+    (lambda: run(least_squares(), np.zeros(5), optim.GD(0.1), 2**63), "steps"),
+    (lambda: run(least_squares(), np.zeros(5), optim.GD(0.1), 5, record={"params": 2**63}), "record"),
+    (lambda: run(least_squares(), np.zeros(5), optim.GD(0.1), 5, record=5), "record"),
+])
+def test_out_of_range_integers_name_the_argument(make, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        make()
+
+
+def test_record_none_means_nothing_extra():
+    model = least_squares()
+    traj = run(model, np.zeros(model.num_params), optim.GD(0.1), 3, record=None)
+    assert set(traj.columns) == set(COLUMNS)
+
+
+def test_averages_leave_out_the_diverged_iterate():
+    model = least_squares()
+    w0 = np.zeros(model.num_params)
+    traj = run(model, w0, optim.GD(5.0), 100, ema=0.9, swa=0, record=("params",))
+    assert traj.status == "diverged"
+    # The diverged row takes no params, so the params rows are the iterates before it.
+    assert traj.params_step[-1] == traj["step"][-1] - 1
+    good = traj.params
+    np.testing.assert_allclose(traj.swa, good.mean(axis=0), rtol=1e-12)
+    ema = w0.copy()
+    for w in good[1:]:
+        ema = 0.9 * ema + 0.1 * w
+    np.testing.assert_allclose(traj.ema, ema, rtol=1e-12)

@@ -14,22 +14,23 @@ using namespace landscope;
 
 namespace {
 
+/// A parameter the Python layer always passes (it holds the defaults).
 template <class T>
-T get(const py::dict& d, const char* key, T fallback) {
-  return d.contains(key) ? d[key].cast<T>() : fallback;
+T get(const py::dict& d, const char* key) {
+  return d[key].cast<T>();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, double lr, const py::dict& p, Index batch_size,
                                           std::uint64_t seed) {
   std::unique_ptr<Optimizer> o;
   if (kind == "gd") o = std::make_unique<GD>();
-  else if (kind == "momentum") o = std::make_unique<Momentum>(get(p, "beta", 0.9), get(p, "nesterov", false));
+  else if (kind == "momentum") o = std::make_unique<Momentum>(get<double>(p, "beta"), get<bool>(p, "nesterov"));
   else if (kind == "adam" || kind == "adamw")
-    o = std::make_unique<Adam>(get(p, "beta1", 0.9), get(p, "beta2", 0.999), get(p, "eps", 1e-8),
-                               get(p, "weight_decay", 0.0), kind == "adamw");
+    o = std::make_unique<Adam>(get<double>(p, "beta1"), get<double>(p, "beta2"), get<double>(p, "eps"),
+                               get<double>(p, "weight_decay"), kind == "adamw");
   else if (kind == "perturbed_gd")
-    o = std::make_unique<PerturbedGD>(get(p, "radius", 0.1), get(p, "threshold", 1e-3), get<Step>(p, "interval", 1));
-  else if (kind == "sam") o = std::make_unique<SAM>(get(p, "rho", 0.05));
+    o = std::make_unique<PerturbedGD>(get<double>(p, "radius"), get<double>(p, "threshold"), get<Step>(p, "interval"));
+  else if (kind == "sam") o = std::make_unique<SAM>(get<double>(p, "rho"));
   else throw std::invalid_argument("optimizer: unknown kind '" + kind + "'");
   o->lr = lr;
   o->batch_size = batch_size;
@@ -37,20 +38,22 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, double lr, co
   return o;
 }
 
+std::vector<double> table(const Eigen::Ref<const Vector>& v) { return {v.data(), v.data() + v.size()}; }
+
 Schedule make_schedule(const std::string& kind, const py::dict& p) {
   Schedule s;
   if (kind == "constant") s = Schedule::constant();
-  else if (kind == "step") s = Schedule::step_decay(get<Step>(p, "period", 1), get(p, "gamma", 0.1));
-  else if (kind == "cosine") s = Schedule::cosine(get<Step>(p, "total", 0), get(p, "final", 0.0));
+  else if (kind == "step") s = Schedule::step_decay(get<Step>(p, "period"), get<double>(p, "gamma"));
+  else if (kind == "cosine") s = Schedule::cosine(get<Step>(p, "total"), get<double>(p, "final"));
   else if (kind == "warmup_cosine")
-    s = Schedule::warmup_cosine(get<Step>(p, "warmup", 0), get<Step>(p, "total", 0), get(p, "final", 0.0));
+    s = Schedule::warmup_cosine(get<Step>(p, "warmup"), get<Step>(p, "total"), get<double>(p, "final"));
   else if (kind == "wsd")
-    s = Schedule::wsd(get<Step>(p, "total", 0), get(p, "warmup", 0.0), get(p, "decay", 0.0), get(p, "final", 0.0));
+    s = Schedule::wsd(get<Step>(p, "total"), get<double>(p, "warmup"), get<double>(p, "decay"), get<double>(p, "final"));
   else if (kind == "one_cycle")
-    s = Schedule::one_cycle(get<Step>(p, "total", 0), get(p, "pct_start", 0.3), get(p, "div_factor", 25.0),
-                            get(p, "final_div_factor", 1e4));
-  else if (kind == "inverse_sqrt") s = Schedule::inverse_sqrt(get<Step>(p, "warmup", 0));
-  else if (kind == "table") s = Schedule::from_table(p["values"].cast<std::vector<double>>(), get<Step>(p, "start", 0));
+    s = Schedule::one_cycle(get<Step>(p, "total"), get<double>(p, "pct_start"), get<double>(p, "div_factor"),
+                            get<double>(p, "final_div_factor"));
+  else if (kind == "inverse_sqrt") s = Schedule::inverse_sqrt(get<Step>(p, "warmup"));
+  else if (kind == "table") s = Schedule::from_table(table(p["values"].cast<Eigen::Ref<const Vector>>()), get<Step>(p, "start"));
   else throw std::invalid_argument("schedule: unknown kind '" + kind + "'");
   s.validate();
   return s;
@@ -74,7 +77,6 @@ Vector vector_or_empty(const py::dict& d, const char* key) {
 
 void bind_train(py::module_& m) {
   py::class_<Optimizer>(m, "Optimizer", py::module_local())
-      .def_property_readonly("name", &Optimizer::name)
       .def("reset", &Optimizer::reset, py::arg("P"))
       .def("state",
            [](const Optimizer& o) {
@@ -149,11 +151,14 @@ void bind_train(py::module_& m) {
             PyErr_Clear();
             return false;
           }
-          if (progress) {
+          if (!progress) return true;
+          try {
             py::object keep = (*progress)(p.step, p.steps, p.loss, p.grad_norm);
             return keep.is_none() || keep.cast<bool>();
+          } catch (py::error_already_set& e) {
+            if (e.matches(PyExc_KeyboardInterrupt)) return false;  // Ctrl-C inside the display
+            throw;
           }
-          return true;
         };
 
         Trajectory tr;
@@ -190,6 +195,7 @@ void bind_train(py::module_& m) {
         out["sharpness_vector"] = optional_vector(s.sharpness_vector);
         out["kernel_vector"] = optional_vector(s.kernel_vector);
         out["kernel0"] = s.kernel0.size() ? py::cast(s.kernel0) : py::none();
+        out["stop_products"] = s.stop_products;
         return py::make_tuple(to_string(tr.status), tr.message, rows, out, tr.sharpness_products);
       },
       py::arg("model"), py::arg("optimizer"), py::arg("state"), py::arg("schedule"), py::arg("options"),

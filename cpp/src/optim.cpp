@@ -7,6 +7,7 @@
 #include <string>
 
 #include "landscope/train.hpp"
+#include "check.hpp"
 #include "rng.hpp"
 
 namespace landscope {
@@ -15,17 +16,10 @@ namespace {
 
 constexpr double kPi = 3.141592653589793238462643383279502884;
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using detail::num;
+using detail::require;
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
-/// ½(1 + cos(π p)) from `to` ... : a + (b − a)·½(1 − cos(π p)) rises from a (p = 0) to b (p = 1).
+/// From a (p = 0) to b (p = 1) along half a cosine wave.
 double cos_between(double a, double b, double p) { return b + (a - b) * 0.5 * (1.0 + std::cos(kPi * p)); }
 
 /// A seed for (seed, counter) streams.
@@ -231,10 +225,7 @@ void Adam::set_state(const OptimizerState& s, Index P) {
   m_count = find(s, "count", 1)[0];
 }
 
-void PerturbedGD::reset(Index) {
-  m_last = -1;
-  m_count = 0;
-}
+void PerturbedGD::reset(Index) { m_last = -1; }
 
 Vector PerturbedGD::noise(Step t, Index P) const {
   detail::Rng rng(mix(seed, static_cast<std::uint64_t>(t)));
@@ -251,19 +242,13 @@ void PerturbedGD::step(Vector& w, Vector& g, double rate, Step t, GradientOracle
     w += noise(t, w.size());
     oracle.evaluate(w, g);
     m_last = static_cast<double>(t);
-    m_count += 1;
   }
   w.noalias() -= rate * g;
 }
 
-OptimizerState PerturbedGD::state() const {
-  return {{"last", Vector::Constant(1, m_last)}, {"count", Vector::Constant(1, m_count)}};
-}
+OptimizerState PerturbedGD::state() const { return {{"last", Vector::Constant(1, m_last)}}; }
 
-void PerturbedGD::set_state(const OptimizerState& s, Index) {
-  m_last = find(s, "last", 1)[0];
-  m_count = find(s, "count", 1)[0];
-}
+void PerturbedGD::set_state(const OptimizerState& s, Index) { m_last = find(s, "last", 1)[0]; }
 
 void SAM::step(Vector& w, Vector& g, double rate, Step, GradientOracle& oracle) {
   const double norm = g.norm();

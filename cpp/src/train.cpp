@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
 #include "memory.hpp"
 #include "landscope/product_toy.hpp"
 #include "landscope/spectra.hpp"
@@ -20,15 +21,29 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
+using detail::num;
+using detail::require;
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+/// Calls the options' callback about every callback_seconds; false once it asked to stop.
+class Poll {
+ public:
+  explicit Poll(const TrainOptions& o) : m_o(o), m_last(Clock::now()) {}
+  bool operator()(const TrainProgress& p) {
+    if (!m_o.callback || m_stopped) return !m_stopped;
+    const auto now = Clock::now();
+    if (std::chrono::duration<double>(now - m_last).count() < m_o.callback_seconds) return true;
+    m_last = now;
+    m_stopped = !m_o.callback(p);
+    return !m_stopped;
+  }
+  bool stopped() const { return m_stopped; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const TrainOptions& m_o;
+  Clock::time_point m_last;
+  bool m_stopped = false;
+};
 
 /// The loss and gradient on the step's samples, clipped.
 class StepOracle : public GradientOracle {
@@ -48,7 +63,7 @@ class StepOracle : public GradientOracle {
   }
   double evaluate(const Vector& w, Vector& g) override {
     const double loss = raw(w, g);
-    clip(g, g.norm());
+    clip(g, g.blueNorm());
     return loss;
   }
 
@@ -84,7 +99,8 @@ void validate(const Model& model, const Optimizer& opt, const TrainState& s, con
   require(opt.batch_size >= 0 && opt.batch_size <= model.num_samples(),
           "batch_size: expected 1 <= batch_size <= n = " + std::to_string(model.num_samples()) + ", got " +
               std::to_string(opt.batch_size));
-  require(std::isfinite(o.clip_norm) && o.clip_norm >= 0, "clip_norm: expected a finite norm > 0, got " + num(o.clip_norm));
+  require(std::isfinite(o.clip_norm) && o.clip_norm >= 0,
+          "clip_norm: expected a finite norm > 0 (0: no clipping), got " + num(o.clip_norm));
   require(o.ema_decay >= 0 && o.ema_decay < 1, "ema: expected a decay in [0, 1), got " + num(o.ema_decay));
   require(o.swa_every >= 1, "swa: expected an interval >= 1, got " + std::to_string(o.swa_every));
   require(std::isfinite(o.loss_star), "loss_star: expected a finite value, got " + num(o.loss_star));
@@ -97,6 +113,8 @@ void validate(const Model& model, const Optimizer& opt, const TrainState& s, con
   require(s.w.size() == P && s.w0.size() == P, "w0: expected " + std::to_string(P) + " parameters, got " +
                                                    std::to_string(s.w.size()));
   require(s.w.allFinite() && s.w0.allFinite(), "w0: contains NaN or Inf");
+  require(opt.ready(P), "optimizer: its state does not fit P = " + std::to_string(P) +
+                            " parameters; call reset(P) or set_state(state, P) first");
   require(s.ema.size() == 0 || s.ema.size() == P, "state: ema has the wrong length");
   require(s.swa_sum.size() == 0 || s.swa_sum.size() == P, "state: swa has the wrong length");
 }
@@ -110,8 +128,18 @@ double smallest_eigenvalue(const MatrixR& K) {
 
 class Recorder {
  public:
-  Recorder(const Model& model, TrainState& s, Trajectory& tr, const TrainOptions& o)
-      : m_model(model), m_s(s), m_tr(tr), m_o(o) {}
+  Recorder(const Model& model, TrainState& s, Trajectory& tr, const TrainOptions& o, Poll& poll)
+      : m_model(model), m_s(s), m_tr(tr), m_o(o), m_poll(poll) {}
+
+  /// Drops the rows from `rows` on (a row whose solve was interrupted).
+  void truncate(std::size_t rows, std::size_t param_rows) {
+    for (auto* c : {&m_tr.loss, &m_tr.grad_norm, &m_tr.pl, &m_tr.lr, &m_tr.distance, &m_tr.sharpness,
+                    &m_tr.kernel_min, &m_tr.kernel_drift, &m_tr.balancedness, &m_tr.hessian_norm})
+      c->resize(std::min(c->size(), rows));
+    m_tr.step.resize(rows);
+    m_tr.params_step.resize(param_rows);
+    m_tr.params.resize(param_rows * static_cast<std::size_t>(m_s.w.size()));
+  }
 
   /// Appends the row of step t. `commit` = false leaves the warm starts untouched (rows where the
   /// run stops, so that a continued run recomputes them identically).
@@ -156,9 +184,11 @@ class Recorder {
     auto op = m_model.hessian_operator(m_s.w);
     Vector v = m_s.sharpness_vector;
     Index products = 0;
-    const double theta = top_eigenpair(*op, v, m_o.sharpness_tol, m_o.sharpness_max_products, &products);
+    const double theta = top_eigenpair(*op, v, m_o.sharpness_tol, m_o.sharpness_max_products, &products, 20, 0,
+                                       [this] { return m_poll(progress()); });
     m_tr.sharpness_products += products;
-    if (commit) m_s.sharpness_vector = std::move(v);
+    if (!commit) m_s.stop_products += products;
+    if (commit && !std::isnan(theta)) m_s.sharpness_vector = std::move(v);
     return theta;
   }
 
@@ -168,16 +198,24 @@ class Recorder {
     lo.k = 1;
     lo.which = Which::Smallest;
     lo.tol = m_o.kernel_tol;
+    lo.callback = [this](const LanczosProgress&) { return m_poll(progress()); };
     if (m_s.kernel_vector.size() == op->size()) lo.v0 = m_s.kernel_vector;
     LanczosResult r = lanczos(*op, lo);
+    if (!r.converged) return kNaN;
     if (commit) m_s.kernel_vector = r.eigenvectors.col(0);
     return r.eigenvalues[0];
+  }
+
+  TrainProgress progress() const {
+    return {m_s.step, m_o.steps, m_tr.loss.empty() ? kNaN : m_tr.loss.back(),
+            m_tr.grad_norm.empty() ? kNaN : m_tr.grad_norm.back()};
   }
 
   const Model& m_model;
   TrainState& m_s;
   Trajectory& m_tr;
   const TrainOptions& m_o;
+  Poll& m_poll;
 };
 
 }  // namespace
@@ -194,7 +232,7 @@ std::string to_string(TrainStatus s) {
 }
 
 double top_eigenpair(const LinearOperator& A, Vector& v, double tol, Index max_products, Index* products,
-                     Index restart, std::uint64_t seed) {
+                     Index restart, std::uint64_t seed, const std::function<bool()>& keep_going) {
   const Index n = A.size();
   require(n >= 1, "op: the operator has size 0");
   require(tol > 0 && tol < 1, "tol: expected 0 < tol < 1, got " + num(tol));
@@ -232,12 +270,13 @@ double top_eigenpair(const LinearOperator& A, Vector& v, double tol, Index max_p
       anorm = std::max(anorm, std::abs(theta));
       const bool exhausted = beta[j] <= 1e-14 * anorm || j + 1 == n;
       const bool done = exhausted || beta[j] * std::abs(y[j]) <= tol * anorm;
-      if (done || used >= max_products || j + 1 == restart) {
+      const bool give_up = !done && (used >= max_products || (keep_going && !keep_going()));
+      if (done || give_up || j + 1 == restart) {
         v = Q.leftCols(j + 1) * y;
         v.normalize();
-        if (done || used >= max_products) {
+        if (done || give_up) {
           if (products) *products += used;
-          return theta;
+          return done ? theta : std::numeric_limits<double>::quiet_NaN();
         }
         break;  // restart from the Ritz vector
       }
@@ -270,21 +309,24 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     s.swa_count = 1;
   }
   StepOracle oracle(model, opt, o.clip_norm);
-  Recorder recorder(model, s, tr, o);
+  Poll poll(o);
+  Recorder recorder(model, s, tr, o, poll);
   // Rows are reserved up front, on huge pages where possible: page faults on fresh memory, not
   // the arithmetic, are what recording every step of a small model costs.
   const auto rows = tr.rows() + static_cast<std::size_t>(std::min<Step>((o.steps - s.step) / o.record_every + 2,
-                                                                        Step(1) << 24));
+                                                                        Step(1) << 20));
   for (auto* col : {&tr.loss, &tr.grad_norm, &tr.pl, &tr.lr, &tr.distance}) {
     col->reserve(rows);
     detail::advise_huge_pages(col->data(), rows * sizeof(double));
   }
   tr.step.reserve(rows);
   detail::advise_huge_pages(tr.step.data(), rows * sizeof(Step));
-  Vector g(P), full_g(P);
+  Vector g(P), full_g(P), ema_before, swa_before;  // the averages before the last iterate joined
+  bool ema_joined = false, swa_joined = false;
+  s.stop_products = 0;
 
   using Clock = std::chrono::steady_clock;
-  auto last_check = Clock::now(), last_callback = last_check;
+  auto last_check = Clock::now();
   Step stride = 1, since = 0;
   double last_loss = kNaN, last_norm = kNaN;
 
@@ -298,13 +340,10 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
       last_check = now;
       if (dt < 1e-3 && stride < (Step(1) << 20)) stride *= 2;
       else if (dt > 1e-2 && stride > 1) stride /= 2;
-      if (std::chrono::duration<double>(now - last_callback).count() >= o.callback_seconds) {
-        last_callback = now;
-        if (!o.callback(TrainProgress{t, o.steps, last_loss, last_norm})) {
-          tr.status = TrainStatus::Interrupted;
-          tr.message = "interrupted before step " + std::to_string(t);
-          return tr.status;
-        }
+      if (!poll(TrainProgress{t, o.steps, last_loss, last_norm})) {
+        tr.status = TrainStatus::Interrupted;
+        tr.message = "interrupted before step " + std::to_string(t);
+        return tr.status;
       }
     }
     oracle.set_step(t);
@@ -336,7 +375,22 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     const bool converged = !diverged && o.tol >= 0 && have_full && full_loss - o.loss_star <= o.tol;
     const bool stop = diverged || converged || t == o.steps;
     const double rate = stop ? kNaN : opt.lr * o.schedule(t);
-    if (at_row || stop) recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
+    if (diverged && ema_joined) s.ema = ema_before;  // the averages leave out the diverged iterate
+    if (diverged && swa_joined) {
+      s.swa_sum = swa_before;
+      --s.swa_count;
+    }
+    if (at_row || stop) {
+      const std::size_t rows_before = tr.rows(), params_before = tr.params_step.size();
+      recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
+      if (poll.stopped()) {  // Ctrl-C inside a diagnostic's eigensolver: the row is retaken later
+        recorder.truncate(rows_before, params_before);
+        s.stop_products = 0;
+        tr.status = TrainStatus::Interrupted;
+        tr.message = "interrupted at step " + std::to_string(t);
+        return tr.status;
+      }
+    }
     last_loss = full_loss;
     last_norm = full_norm;
     if (stop) {
@@ -353,8 +407,14 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     oracle.clip(g, norm);
     opt.step(s.w, g, rate, t, oracle);
     const Step done = t + 1;  // w now holds w_{t+1}
-    if (o.ema_decay > 0) s.ema = o.ema_decay * s.ema + (1.0 - o.ema_decay) * s.w;
-    if (o.swa_start >= 0 && done >= o.swa_start && (done - o.swa_start) % o.swa_every == 0) {
+    ema_joined = o.ema_decay > 0;
+    if (ema_joined) {
+      ema_before = s.ema;
+      s.ema = o.ema_decay * s.ema + (1.0 - o.ema_decay) * s.w;
+    }
+    swa_joined = o.swa_start >= 0 && done >= o.swa_start && (done - o.swa_start) % o.swa_every == 0;
+    if (swa_joined) {
+      swa_before = s.swa_sum;
       s.swa_sum += s.w;
       ++s.swa_count;
     }

@@ -1,6 +1,8 @@
 """Input validation and conversion: every public entry point goes through here once."""
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 import os
 from typing import Optional
@@ -17,6 +19,8 @@ __all__ = [
     "as_widths",
     "check_memory",
     "available_memory",
+    "integer",
+    "real",
 ]
 
 
@@ -149,3 +153,25 @@ def check_memory(nbytes: int, what: str) -> None:
     avail = available_memory()
     if nbytes > avail:
         raise MemoryError(f"{what} needs {_gb(nbytes)}, but only {_gb(avail)} of memory is available")
+
+
+def integer(name: str, value, lo: int, hi: int = 2**62) -> int:
+    """An integer in [lo, hi] (bool is not one), else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def real(name: str, value, lo: float = -math.inf, hi: float = math.inf, *, open_lo: bool = False,
+         open_hi: bool = False) -> float:
+    """A finite real number in the interval, else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    v = float(value)
+    inside = (v > lo if open_lo else v >= lo) and (v < hi if open_hi else v <= hi)
+    if not (math.isfinite(v) and inside):
+        interval = f"{'(' if open_lo else '['}{lo:g}, {hi:g}{')' if open_hi else ']'}"
+        raise ValueError(f"{name}: expected a finite value in {interval}, got {value!r}")
+    return v

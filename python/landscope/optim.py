@@ -22,31 +22,12 @@ the samples each epoch seeded by ``(seed, epoch)``; the last batch of an epoch m
 """
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
+from . import _validation as val
 from ._loader import core as _core
 
 __all__ = ["Optimizer", "GD", "SGD", "Momentum", "Adam", "AdamW", "PerturbedGD", "SAM"]
-
-
-def _real(name: str, value, lo: float, hi: float = float("inf"), *, open_lo=False, open_hi=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    v = float(value)
-    ok = (v > lo if open_lo else v >= lo) and (v < hi if open_hi else v <= hi) and v == v and abs(v) != float("inf")
-    if not ok:
-        lb, hb = "(" if open_lo else "[", ")" if open_hi else "]"
-        raise ValueError(f"{name}: expected a finite value in {lb}{lo}, {hi}{hb}, got {value!r}")
-    return v
-
-
-def _int(name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name}: expected an integer >= {lo}, got {value}")
-    return int(value)
 
 
 class Optimizer:
@@ -56,9 +37,9 @@ class Optimizer:
     _fields: tuple = ()
 
     def __init__(self, lr: float, batch_size: Optional[int] = None, seed: int = 0):
-        self.lr = _real("lr", lr, 0.0)
-        self.batch_size = None if batch_size is None else _int("batch_size", batch_size, 1)
-        self.seed = _int("seed", seed, 0)
+        self.lr = val.real("lr", lr, 0.0)
+        self.batch_size = None if batch_size is None else val.integer("batch_size", batch_size, 1)
+        self.seed = val.integer("seed", seed, 0, 2**64 - 1)
 
     def _params(self) -> dict:
         return {f: getattr(self, f) for f in self._fields}
@@ -127,7 +108,7 @@ class Momentum(Optimizer):
     def __init__(self, lr: float, beta: float = 0.9, nesterov: bool = False, batch_size: Optional[int] = None,
                  seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.beta = _real("beta", beta, 0.0, 1.0, open_hi=True)
+        self.beta = val.real("beta", beta, 0.0, 1.0, open_hi=True)
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov: expected a bool, got {nesterov!r}")
         self.nesterov = nesterov
@@ -142,10 +123,10 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, batch_size: Optional[int] = None, seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.beta1 = _real("beta1", beta1, 0.0, 1.0, open_hi=True)
-        self.beta2 = _real("beta2", beta2, 0.0, 1.0, open_hi=True)
-        self.eps = _real("eps", eps, 0.0, open_lo=True)
-        self.weight_decay = _real("weight_decay", weight_decay, 0.0)
+        self.beta1 = val.real("beta1", beta1, 0.0, 1.0, open_hi=True)
+        self.beta2 = val.real("beta2", beta2, 0.0, 1.0, open_hi=True)
+        self.eps = val.real("eps", eps, 0.0, open_lo=True)
+        self.weight_decay = val.real("weight_decay", weight_decay, 0.0)
 
 
 class AdamW(Adam):
@@ -168,9 +149,9 @@ class PerturbedGD(Optimizer):
     def __init__(self, lr: float, radius: float = 1e-2, threshold: float = 1e-3, interval: int = 100,
                  seed: int = 0):
         super().__init__(lr, None, seed)
-        self.radius = _real("radius", radius, 0.0, open_lo=True)
-        self.threshold = _real("threshold", threshold, 0.0)
-        self.interval = _int("interval", interval, 1)
+        self.radius = val.real("radius", radius, 0.0, open_lo=True)
+        self.threshold = val.real("threshold", threshold, 0.0)
+        self.interval = val.integer("interval", interval, 1)
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -186,7 +167,7 @@ class SAM(Optimizer):
 
     def __init__(self, lr: float, rho: float = 0.05, batch_size: Optional[int] = None, seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.rho = _real("rho", rho, 0.0)
+        self.rho = val.real("rho", rho, 0.0)
 
 
 _KINDS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW, "perturbed_gd": PerturbedGD,
@@ -195,5 +176,5 @@ _KINDS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": Ada
 
 def minibatch(n: int, batch_size: int, seed: int, step: int):
     """The sample indices step ``step`` of a minibatch optimizer uses (see the module docs)."""
-    return _core.minibatch(_int("n", n, 1), _int("batch_size", batch_size, 1), _int("seed", seed, 0),
-                           _int("step", step, 0))
+    return _core.minibatch(val.integer("n", n, 1), val.integer("batch_size", batch_size, 1), val.integer("seed", seed, 0, 2**64 - 1),
+                           val.integer("step", step, 0))

@@ -22,28 +22,12 @@ tabulated once, before the run, for every step up to the budget (8 bytes per ste
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _validation as val
 from ._loader import core as _core
 
 __all__ = ["Schedule", "constant", "step_decay", "cosine", "warmup_cosine", "wsd", "one_cycle", "inverse_sqrt"]
-
-
-def _steps(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer number of steps, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected >= {minimum} steps, got {value}")
-    return int(value)
-
-
-def _real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    return float(value)
 
 
 class Schedule:
@@ -92,37 +76,37 @@ def constant() -> Schedule:
 
 def step_decay(period: int, gamma: float = 0.1) -> Schedule:
     """s(t) = gamma ** (t // period)."""
-    return Schedule("step", period=_steps("period", period, 1), gamma=_real("gamma", gamma))
+    return Schedule("step", period=val.integer("period", period, 1), gamma=val.real("gamma", gamma))
 
 
 def cosine(total: int, final: float = 0.0) -> Schedule:
     """Cosine decay from 1 to ``final`` over ``total`` steps."""
-    return Schedule("cosine", total=_steps("total", total, 1), final=_real("final", final))
+    return Schedule("cosine", total=val.integer("total", total, 1), final=val.real("final", final))
 
 
 def warmup_cosine(warmup: int, total: int, final: float = 0.0) -> Schedule:
     """Linear warmup over ``warmup`` steps, then cosine decay to ``final`` at ``total``."""
-    return Schedule("warmup_cosine", warmup=_steps("warmup", warmup, 1), total=_steps("total", total, 1),
-                    final=_real("final", final))
+    return Schedule("warmup_cosine", warmup=val.integer("warmup", warmup, 1), total=val.integer("total", total, 1),
+                    final=val.real("final", final))
 
 
 def wsd(total: int, warmup: float = 0.05, decay: float = 0.2, final: float = 0.0) -> Schedule:
     """Warmup–stable–decay with the phase lengths as fractions of ``total``."""
-    return Schedule("wsd", total=_steps("total", total, 1), warmup=_real("warmup", warmup),
-                    decay=_real("decay", decay), final=_real("final", final))
+    return Schedule("wsd", total=val.integer("total", total, 1), warmup=val.real("warmup", warmup),
+                    decay=val.real("decay", decay), final=val.real("final", final))
 
 
 def one_cycle(total: int, pct_start: float = 0.3, div_factor: float = 25.0,
               final_div_factor: float = 1e4) -> Schedule:
     """The 1-cycle policy (cosine up, cosine down) as a multiplier of the peak rate."""
-    return Schedule("one_cycle", total=_steps("total", total, 2), pct_start=_real("pct_start", pct_start),
-                    div_factor=_real("div_factor", div_factor),
-                    final_div_factor=_real("final_div_factor", final_div_factor))
+    return Schedule("one_cycle", total=val.integer("total", total, 2), pct_start=val.real("pct_start", pct_start),
+                    div_factor=val.real("div_factor", div_factor),
+                    final_div_factor=val.real("final_div_factor", final_div_factor))
 
 
 def inverse_sqrt(warmup: int = 0) -> Schedule:
     """Linear warmup, then decay as 1/√t."""
-    return Schedule("inverse_sqrt", warmup=_steps("warmup", warmup, 0))
+    return Schedule("inverse_sqrt", warmup=val.integer("warmup", warmup, 0))
 
 
 def tabulate(schedule, start: int, stop: int):
@@ -133,9 +117,9 @@ def tabulate(schedule, start: int, stop: int):
         return schedule._s
     if not callable(schedule):
         raise TypeError(f"schedule: expected a landscope.schedules.Schedule or a callable f(step), got {schedule!r}")
-    val.check_memory(8 * max(stop - start, 0), "schedule: the table of a callable schedule over the run's steps")
+    val.check_memory(24 * max(stop - start, 0), "schedule: the table of a callable schedule over the run's steps")
     values = np.array([schedule(t) for t in range(start, stop)], dtype=np.float64)
     if values.size and not (np.isfinite(values).all() and (values >= 0).all()):
         bad = int(np.argmax(~(np.isfinite(values) & (values >= 0))))
         raise ValueError(f"schedule: expected finite multipliers >= 0, got {values[bad]!r} at step {start + bad}")
-    return _core.make_schedule("table", {"values": values.tolist(), "start": start})
+    return _core.make_schedule("table", {"values": values, "start": start})

@@ -9,11 +9,12 @@ one.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+
+from . import _validation as val
 
 __all__ = [
     "pl_rate_bound",
@@ -27,15 +28,6 @@ __all__ = [
 ]
 
 
-def _positive(name: str, value, *, allow_zero=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name}: expected a finite value {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return v
-
-
 def _steps(t) -> np.ndarray:
     arr = np.asarray(t, dtype=np.float64)
     if np.any(arr < 0) or not np.isfinite(arr).all():
@@ -45,7 +37,7 @@ def _steps(t) -> np.ndarray:
 
 def pl_rate_bound(t, loss0: float, mu: float, eta: float, loss_star: float = 0.0):
     """L* + (1 − ημ)^t (L_0 − L*): GD with step η ≤ 1/β on a β-smooth, μ-PL loss stays below it."""
-    mu, eta = _positive("mu", mu), _positive("eta", eta)
+    mu, eta = val.real("mu", mu, 0.0, open_lo=True), val.real("eta", eta, 0.0, open_lo=True)
     if eta * mu > 1:
         raise ValueError(f"eta, mu: the bound needs η μ <= 1 (η <= 1/β and μ <= β), got η μ = {eta * mu:g}")
     return loss_star + (1.0 - eta * mu) ** _steps(t) * (float(loss0) - loss_star)
@@ -75,7 +67,7 @@ def product_toy_step(d: int, c: float) -> float:
 def product_toy_rate_bound(t, f0: float, delta: float, c: float):
     """(1 − δ²/(3c⁴))^t f(x_0): GD with γ = 1/(3dc²) from a c-balanced start with
     δ ≤ Π x < 1 stays below it."""
-    delta = _positive("delta", delta)
+    delta = val.real("delta", delta, 0.0, open_lo=True)
     if delta >= 1:
         raise ValueError(f"delta: expected 0 < δ < 1, got {delta!r}")
     c = _balance(c)
@@ -97,16 +89,11 @@ def balancedness(x) -> float:
 
 
 def _dimension(d) -> int:
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-        raise ValueError(f"d: expected a dimension >= 1, got {d!r}")
-    return int(d)
+    return val.integer("d", d, 1)
 
 
 def _balance(c) -> float:
-    c = _positive("c", c)
-    if c < 1:
-        raise ValueError(f"c: expected a balance constant >= 1, got {c!r}")
-    return c
+    return val.real("c", c, 1.0)
 
 
 @dataclass(frozen=True)
@@ -139,25 +126,27 @@ def check(trajectory, bound, column: str = "loss", *, kind: str = "upper", rtol:
     """Checks ``trajectory[column]`` against ``bound`` at every recorded row.
 
     ``bound`` is an array with one value per row, a scalar, or a callable of the step array.
-    ``kind="upper"`` requires value ≤ bound·(1 + rtol) + atol, ``"lower"`` value ≥
-    bound·(1 − rtol) − atol. Rows where the column is NaN (not computed) are skipped.
+    ``kind="upper"`` requires value ≤ bound + rtol·|bound| + atol, ``"lower"`` value ≥
+    bound − rtol·|bound| − atol. Rows where the column is NaN (not computed) are skipped.
+    ``worst`` (value/bound, or bound/value for lower bounds) is meaningful for positive bounds.
     """
     if column not in trajectory.columns:
         raise ValueError(f"column: expected one of {tuple(trajectory.columns)}, got {column!r}")
     if kind not in ("upper", "lower"):
         raise ValueError(f"kind: expected 'upper' or 'lower', got {kind!r}")
-    rtol, atol = _positive("rtol", rtol, allow_zero=True), _positive("atol", atol, allow_zero=True)
+    rtol, atol = val.real("rtol", rtol, 0.0), val.real("atol", atol, 0.0)
     steps = trajectory.columns["step"]
     values = np.asarray(trajectory.columns[column], dtype=np.float64)
     b = bound(steps) if callable(bound) else bound
     b = np.broadcast_to(np.asarray(b, dtype=np.float64), values.shape)
     mask = ~np.isnan(values)
+    slack = rtol * np.abs(b) + atol
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "upper":
-            bad = mask & ~(values <= b * (1 + rtol) + atol)
+            bad = mask & ~(values <= b + slack)
             ratio = values / b
         else:
-            bad = mask & ~(values >= b * (1 - rtol) - atol)
+            bad = mask & ~(values >= b - slack)
             ratio = b / values
         ratio = ratio[mask & ~np.isnan(ratio)]
         worst = float(ratio.max()) if ratio.size else math.nan

@@ -22,7 +22,8 @@ __all__ = ["train", "Trajectory", "COLUMNS", "DIAGNOSTICS"]
 
 #: Columns of every trajectory, one entry per recorded row.
 COLUMNS = ("step", "loss", "grad_norm", "pl", "lr", "distance")
-#: Quantities ``record=`` can ask for (NaN in rows where they were not computed).
+#: Quantities ``record=`` can ask for: columns (NaN in rows that do not compute them), and
+#: ``params`` (copies of w in ``Trajectory.params``).
 DIAGNOSTICS = ("sharpness", "kernel_min", "kernel_drift", "balancedness", "hessian_norm", "params")
 _FORMAT = "landscope.trajectory"
 
@@ -175,45 +176,33 @@ class Trajectory:
 
 # ------------------------------------------------------------------------------------ helpers
 def _record_spec(record, record_every: int) -> dict:
+    if record is None:
+        record = ()
     if isinstance(record, str):
         record = (record,)
-    spec = dict(record) if isinstance(record, dict) else {name: record_every for name in record}
+    try:
+        spec = dict(record) if isinstance(record, dict) else {name: record_every for name in record}
+    except TypeError:
+        raise TypeError(f"record: expected names from {DIAGNOSTICS} or a dict name -> interval, "
+                        f"got {record!r}") from None
     for name, every in spec.items():
         if name not in DIAGNOSTICS:
             raise ValueError(f"record: unknown quantity {name!r}, expected some of {DIAGNOSTICS}")
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ValueError(f"record: the interval of {name!r} must be an integer >= 1, got {every!r}")
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or not 1 <= every <= 2**62:
+            raise ValueError(f"record: the interval of {name!r} must be an integer in [1, 2**62], got {every!r}")
         if every % record_every:
             raise ValueError(f"record: the interval of {name!r} ({every}) must be a multiple of "
                              f"record_every = {record_every}")
     return {name: int(spec.get(name, 0)) for name in DIAGNOSTICS}
 
 
-def _positive_int(name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name}: expected an integer >= {lo}, got {value}")
-    return int(value)
-
-
-def _finite(name: str, value, *, lo=-math.inf, strict=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v < lo or (strict and v == lo):
-        rel = ">" if strict else ">="
-        raise ValueError(f"{name}: expected a finite value {rel} {lo}, got {value!r}")
-    return v
-
-
 def _swa_spec(swa) -> tuple[int, int]:
     if swa is None:
         return -1, 1
     if isinstance(swa, tuple) and len(swa) == 2:
-        return _positive_int("swa", swa[0], 0), _positive_int("swa", swa[1], 1)
+        return val.integer("swa", swa[0], 0), val.integer("swa", swa[1], 1)
     if isinstance(swa, numbers.Integral) and not isinstance(swa, bool):
-        return _positive_int("swa", swa, 0), 1
+        return val.integer("swa", swa, 0), 1
     raise TypeError(f"swa: expected a start step or a (start, every) pair, got {swa!r}")
 
 
@@ -279,17 +268,20 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     record_every : a row every that many steps (and a row where the run stops)
     record : names from :data:`DIAGNOSTICS` (computed every ``record_every`` steps), or a dict
         name -> interval (a multiple of record_every). ``sharpness`` uses Lanczos started from
-        the previous top eigenvector, to a residual of ``sharpness_tol``·|λ|; ``kernel_min``
+        the previous top eigenvector, to a residual of ``sharpness_tol``·max(|λ|, ‖H q‖), and
+        records NaN if that takes more than 500 products; ``kernel_min``
         uses the dense kernel for n·k ≤ 2048 and Lanczos beyond (slow when K is ill-conditioned); ``kernel_drift`` and
         ``hessian_norm`` form K and H densely.
     loss_star : L* for the PL ratio and the convergence test
     tol : stop with status "converged" once L − L* ≤ tol (the full-batch loss; minibatch runs
         test it at recorded rows)
     blowup : stop with status "diverged" once L > blowup · max(L_0, 1); a NaN or Inf loss or
-        gradient stops the run at once too
+        gradient stops the run at once too (minibatch runs test the batch loss between recorded
+        rows). The EMA and SWA averages leave out the iterate that diverged
     resume : a Trajectory (e.g. from :meth:`Trajectory.load`) to continue. Arguments not given
         are those of the resumed run (a callable schedule must be passed again); the result is
-        then bit-identical to an uninterrupted run
+        then bit-identical to an uninterrupted run. Arguments may also change (a new schedule,
+        say); an EMA or SWA switched on at a resume starts from the current iterate
     progress : redraw a one-line progress display on stderr about every 0.25 s
 
     Ctrl-C stops the run cleanly: the returned trajectory has status "interrupted" and can be
@@ -323,30 +315,29 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     schedule, clip_norm, ema, swa = args["schedule"], args["clip_norm"], args["ema"], args["swa"]
     record_every, record, loss_star, tol = args["record_every"], args["record"], args["loss_star"], args["tol"]
     blowup, sharpness_tol = args["blowup"], args["sharpness_tol"]
-    steps = _positive_int("steps", steps, 0)
-    record_every = _positive_int("record_every", record_every, 1)
+    steps = val.integer("steps", steps, 0)
+    record_every = val.integer("record_every", record_every, 1)
     intervals = _record_spec(record, record_every)
     swa_start, swa_every = _swa_spec(swa)
     options = dict(
         steps=steps, record_every=record_every,
-        clip_norm=0.0 if clip_norm is None else _finite("clip_norm", clip_norm, lo=0.0, strict=True),
-        ema_decay=0.0 if ema is None else _finite("ema", ema, lo=0.0, strict=True),
+        clip_norm=0.0 if clip_norm is None else val.real("clip_norm", clip_norm, 0.0, open_lo=True),
+        ema_decay=0.0 if ema is None else val.real("ema", ema, 0.0, 1.0, open_lo=True, open_hi=True),
         swa_start=swa_start, swa_every=swa_every,
-        loss_star=_finite("loss_star", loss_star),
-        tol=-1.0 if tol is None else _finite("tol", tol, lo=0.0),
-        blowup=_finite("blowup", blowup, lo=1.0, strict=True),
-        sharpness_tol=_finite("sharpness_tol", sharpness_tol, lo=0.0, strict=True),
+        loss_star=val.real("loss_star", loss_star),
+        tol=-1.0 if tol is None else val.real("tol", tol, 0.0),
+        blowup=val.real("blowup", blowup, 1.0, open_lo=True),
+        sharpness_tol=val.real("sharpness_tol", sharpness_tol, 0.0, 1.0, open_lo=True, open_hi=True),
         sharpness_max_products=500, callback_seconds=0.25, **intervals)
-    if options["ema_decay"] >= 1.0:
-        raise ValueError(f"ema: expected a decay in (0, 1), got {ema!r}")
-    if not 0 < options["sharpness_tol"] < 1:
-        raise ValueError(f"sharpness_tol: expected a value in (0, 1), got {sharpness_tol!r}")
     if intervals["balancedness"] and not isinstance(model, ProductToy):
         raise ValueError("record: 'balancedness' is only defined for ProductToy")
     if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 2048):
         val.check_memory(24 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
     if intervals["hessian_norm"]:
         val.check_memory(8 * P * P, "record: 'hessian_norm' needs the dense P x P Hessian")
+    extra = sum(1 for k in DIAGNOSTICS[:-1] if intervals[k])
+    val.check_memory(8 * (len(COLUMNS) + extra) * 2 * (steps // record_every + 2),
+                     "the trajectory's rows (with the copy returned to Python)")
     if intervals["params"]:
         val.check_memory(8 * P * (steps // intervals["params"] + 2), "record: 'params' (a copy of w per row)")
 
@@ -363,7 +354,9 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         previous = resume
         # A row at the current step was taken where the run stopped; the continued run takes it again.
         keep = int(np.searchsorted(resume.columns["step"], state["step"]))
-        prev_products, prev_elapsed = resume.sharpness_products, resume.elapsed
+        # The row at the current step is retaken, and so are its sharpness products.
+        prev_products = resume.sharpness_products - int(resume._state.get("stop_products") or 0)
+        prev_elapsed = resume.elapsed
     core_sched = _schedules.tabulate(schedule, state["step"], steps)
     core_opt.reset(P)
     if previous is not None:

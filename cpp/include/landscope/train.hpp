@@ -85,6 +85,8 @@ class Optimizer {
   /// scheduled rate lr; t is the global step. g may be overwritten.
   virtual void step(Vector& w, Vector& g, double lr, Step t, GradientOracle& oracle) = 0;
   virtual OptimizerState state() const { return {}; }
+  /// Whether the state fits P parameters (after reset(P) or set_state(…, P)).
+  virtual bool ready(Index P) const { (void)P; return true; }
   /// Restores state() output; throws std::invalid_argument on a name or size mismatch.
   virtual void set_state(const OptimizerState& s, Index P);
 
@@ -111,6 +113,7 @@ class Momentum : public Optimizer {
   void reset(Index P) override { m_buf = Vector::Zero(P); }
   void step(Vector& w, Vector& g, double lr, Step t, GradientOracle& oracle) override;
   OptimizerState state() const override { return {{"buffer", m_buf}}; }
+  bool ready(Index P) const override { return m_buf.size() == P; }
   void set_state(const OptimizerState& s, Index P) override { m_buf = find(s, "buffer", P); }
   double beta;
   bool nesterov;
@@ -130,6 +133,7 @@ class Adam : public Optimizer {
   void step(Vector& w, Vector& g, double lr, Step t, GradientOracle& oracle) override;
   OptimizerState state() const override;
   void set_state(const OptimizerState& s, Index P) override;
+  bool ready(Index P) const override { return m_m.size() == P && m_v.size() == P; }
   double beta1, beta2, eps, weight_decay;
   bool decoupled;
 
@@ -157,7 +161,6 @@ class PerturbedGD : public Optimizer {
 
  private:
   double m_last = -1;   // step of the last perturbation (−1: none yet)
-  double m_count = 0;   // perturbations so far
 };
 
 /// Sharpness-aware minimization: e = ρ g/‖g‖, w ← w − lr ∇L(w + e) on the same samples.
@@ -210,7 +213,8 @@ struct TrainOptions {
                                // (converged, diverged or the budget; not when interrupted)
   Schedule schedule;
   double clip_norm = 0;        // > 0: scale g to norm ≤ clip_norm before the update
-  double ema_decay = 0;        // > 0: ema ← d·ema + (1 − d)·w after each update (ema_0 = w_0)
+  double ema_decay = 0;        // > 0: ema ← d·ema + (1 − d)·w after each update, from w at
+                               // the step EMA was first asked for (w_0 normally)
   Step swa_start = -1;         // >= 0: average the w_t with t >= swa_start, t − swa_start a
                                // multiple of swa_every
   Step swa_every = 1;
@@ -218,14 +222,15 @@ struct TrainOptions {
   double tol = -1;             // >= 0: converged when L − L* <= tol (full-batch loss)
   double blowup = 1e6;         // diverged when L > blowup · max(L_0, 1) or L, ∇L not finite
   // Diagnostics at rows whose step is a multiple of the interval (0: never). Intervals are
-  // multiples of record_every. Rows where the run stops get only the cheap columns.
-  Step sharpness_every = 0;    // λ_max(H) by warm-started Lanczos
+  // multiples of record_every. A diverged row gets only the cheap columns; a solve that does
+  // not converge records NaN.
+  Step sharpness_every = 0;    // λ_max(H) by warm-started Lanczos (top_eigenpair)
   Step kernel_every = 0;       // λ_min(K)
   Step kernel_drift_every = 0; // ‖K_t − K_0‖_F / ‖K_0‖_F
   Step balancedness_every = 0; // max_i x_i / min_j x_j (inf unless all x > 0)
   Step hessian_norm_every = 0; // ‖H‖_F from the dense Hessian
   Step params_every = 0;       // a copy of w_t
-  double sharpness_tol = 1e-4; // ‖H v − θ v‖ ≤ tol·|θ|
+  double sharpness_tol = 1e-4; // ‖H v − θ v‖ ≤ tol·max(|θ|, largest ‖H q‖ seen)
   Index sharpness_max_products = 500;
   double kernel_tol = 1e-8;    // Lanczos tolerance for λ_min(K) when K is too big to form
   Index dense_kernel_max = 2048;  // λ_min(K) from the dense K when n·k is at most this
@@ -234,7 +239,8 @@ struct TrainOptions {
   double callback_seconds = 0.25;
 };
 
-/// Everything needed to continue a run bit-identically from `step`, before w_step is evaluated.
+/// With the optimizer's state(), everything needed to continue a run bit-identically from
+/// `step`, before w_step is evaluated.
 struct TrainState {
   Step step = 0;
   Vector w, w0;
@@ -244,6 +250,8 @@ struct TrainState {
   Vector sharpness_vector;  // the last top eigenvector (the next Lanczos start)
   Vector kernel_vector;     // the last bottom eigenvector of K (large kernels only)
   MatrixR kernel0;          // K(w_0), kept for the drift
+  Index stop_products = 0;  // sharpness products spent on the row at `step` where the run
+                            // stopped (a continued run recomputes that row)
 };
 
 /// One row per recorded step. The optional columns (sharpness … hessian_norm) are filled only
@@ -270,9 +278,13 @@ TrainStatus train(const Model& model, Optimizer& optimizer, TrainState& state, T
                   const TrainOptions& options);
 
 /// The largest eigenpair of a symmetric operator by Lanczos with full reorthogonalization,
-/// started from v (random if empty) and stopped as soon as ‖A v − θ v‖ ≤ tol·|θ|; restarts from
-/// the Ritz vector every `restart` steps. v becomes the eigenvector. Returns θ.
+/// started from v (random if empty), testing ‖A v − θ v‖ ≤ tol·max(|θ|, largest ‖A q‖ seen)
+/// after every product; restarts from the Ritz vector every `restart` steps. Unlike lanczos(),
+/// which tests at restarts only, a warm start near the answer stops after a few products.
+/// v becomes the eigenvector. Returns θ, or NaN when max_products pass without convergence.
+/// `keep_going` (optional) is asked after every product; false stops with NaN.
 double top_eigenpair(const LinearOperator& A, Vector& v, double tol, Index max_products,
-                     Index* products = nullptr, Index restart = 20, std::uint64_t seed = 0);
+                     Index* products = nullptr, Index restart = 20, std::uint64_t seed = 0,
+                     const std::function<bool()>& keep_going = {});
 
 }  // namespace landscope
