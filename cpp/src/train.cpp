@@ -382,10 +382,16 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     }
     if (at_row || stop) {
       const std::size_t rows_before = tr.rows(), params_before = tr.params_step.size();
+      const Index products_before = tr.sharpness_products;
+      const Vector sharpness_start = s.sharpness_vector, kernel_start = s.kernel_vector;
       recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
-      if (poll.stopped()) {  // Ctrl-C inside a diagnostic's eigensolver: the row is retaken later
+      if (poll.stopped()) {
+        // Ctrl-C inside a diagnostic's eigensolver: the continued run retakes this row from the
+        // same warm starts.
         recorder.truncate(rows_before, params_before);
-        s.stop_products = 0;
+        s.sharpness_vector = sharpness_start;
+        s.kernel_vector = kernel_start;
+        s.stop_products = tr.sharpness_products - products_before;
         tr.status = TrainStatus::Interrupted;
         tr.message = "interrupted at step " + std::to_string(t);
         return tr.status;
