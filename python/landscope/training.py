@@ -352,9 +352,8 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         if steps < state["step"]:
             raise ValueError(f"steps: the budget {steps} is below the resumed run's step {state['step']}")
         previous = resume
-        # A row at the current step was taken where the run stopped; the continued run takes it again.
+        # A row at the current step (where the run stopped) is retaken, with its sharpness products.
         keep = int(np.searchsorted(resume.columns["step"], state["step"]))
-        # The row at the current step is retaken, and so are its sharpness products.
         prev_products = resume.sharpness_products - int(resume._state.get("stop_products") or 0)
         prev_elapsed = resume.elapsed
     core_sched = _schedules.tabulate(schedule, state["step"], steps)
