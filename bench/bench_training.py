@@ -7,7 +7,10 @@ point w, with η = 1/λ_max(H(w))). For each:
   ``w -= lr * ref.gradient(w)`` with the vectorized numpy reference gradient;
 - the cost of recording loss, ‖∇L‖ and the PL ratio every step (``record_every=1``);
 - on S1 and M1: the cost of recording the sharpness every 10 steps (warm-started Lanczos)
-  against the cost of the 10 steps themselves.
+  against the cost of the 10 steps themselves;
+- the lazy-regime width study (the slow test's sizes and beyond): GD with η = 1/λ_max(K_0) on a
+  tanh ShallowNet (n=10, d=8) until L ≈ 1e-4·L_0 by the PL bound, for widths 256 … 65536:
+  ‖K_T − K_0‖/‖K_0‖, min_t λ_min(K_t)/λ_min(K_0), and the fitted exponent of the drift in m.
 
 Prints a markdown table of medians; --json writes the figures.
 
@@ -106,8 +109,31 @@ def run(repeats: int, quick: bool) -> dict:
                          sharpness_over_ten_steps=per_sharpness / (10 * t_ten),
                          sharpness_products=traj.sharpness_products / len(traj))
         results.append(entry)
+    widths = [256, 1024, 4096] if quick else [256, 1024, 4096, 16384, 65536]
     return dict(machine=dict(python=platform.python_version(), numpy=np.__version__, cpu=platform.processor()),
-                landscope=landscope.info(), repeats=repeats, results=results)
+                landscope=landscope.info(), repeats=repeats, results=results, widths=width_study(widths))
+
+
+def width_study(widths) -> dict:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 8))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.standard_normal(10)
+    rows = []
+    for m in widths:
+        net = landscope.ShallowNet(X, y, width=m, activation="tanh")
+        w0 = net.init(0)
+        eig = np.linalg.eigvalsh(net.tangent_kernel(w0))
+        eta = 1 / eig[-1]
+        steps = 10 * int(np.ceil(np.log(1e4) / (eta * eig[0]) / 10))
+        t0 = time.perf_counter()
+        traj = landscope.train(net, w0, landscope.optim.GD(eta), steps, record_every=10,
+                               record=("kernel_min", "kernel_drift"), progress=False)
+        rows.append(dict(width=m, P=net.num_params, steps=steps, seconds=time.perf_counter() - t0,
+                         drift=float(traj.kernel_drift[-1]), kernel_min_ratio=float(traj.kernel_min.min() / eig[0]),
+                         loss_ratio=float(traj.loss[-1] / traj.loss[0])))
+    slope = float(np.polyfit(np.log(widths), np.log([r["drift"] for r in rows]), 1)[0])
+    return dict(rows=rows, exponent=slope)
 
 
 def _us(t: float) -> str:
@@ -131,6 +157,12 @@ def table(report: dict) -> str:
         lines.append(f"| {r['problem']} | {r['P']:,} | {_us(r['numpy_step_s'])} | {_us(r['landscope_step_s'])} | "
                      f"{1 / r['landscope_step_s']:,.0f} | {r['speedup']:.1f}x | >= {r['target']:g}x {ok} | "
                      f"{100 * r['record_overhead']:+.1f}% ({rec_ok}) | {sharp} |")
+    lines += ["", "| width m | P | steps | time | ‖K_T − K_0‖/‖K_0‖ | min λ_min(K_t)/λ_min(K_0) | L_T/L_0 |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report["widths"]["rows"]:
+        lines.append(f"| {r['width']:,} | {r['P']:,} | {r['steps']} | {r['seconds']:.2f} s | {r['drift']:.3g} | "
+                     f"{r['kernel_min_ratio']:.4f} | {r['loss_ratio']:.1e} |")
+    lines.append(f"\nkernel drift ∝ m^{report['widths']['exponent']:.2f} (the theory's bound: m^-0.5)")
     info = report["landscope"]
     lines.append("")
     lines.append(f"landscope {info['version']} ({info['isa']}, OpenMP {'on' if info['openmp'] else 'off'}, "

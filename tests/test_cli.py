@@ -70,3 +70,15 @@ def test_spectrum_bad_input(tmp_path):
     assert out.returncode != 0 and "unknown" in out.stderr
     out = run("spectrum", "--data", str(tmp_path / "missing.npz"))
     assert out.returncode != 0 and "--data" in out.stderr
+
+
+def test_bench_training_writes_table_and_json(tmp_path):
+    path = tmp_path / "training.json"
+    out = run("bench", "training", "--quick", "--repeats", "1", "--json", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "| toy | 10 |" in out.stdout and "| S1 | 4,096 |" in out.stdout and "kernel drift ∝ m^" in out.stdout
+    report = json.loads(path.read_text())
+    assert [r["problem"] for r in report["results"]] == ["toy", "S1", "M1"]
+    assert all(r["speedup"] > 0 and r["numpy_step_s"] > 0 for r in report["results"])
+    assert all(r["sharpness_products"] >= 1 for r in report["results"][1:])
+    assert [r["width"] for r in report["widths"]["rows"]] == [256, 1024, 4096]
