@@ -45,6 +45,12 @@ class Poll {
   bool m_stopped = false;
 };
 
+/// ‖g‖, vectorized; the overflow-safe (scalar, much slower) blueNorm only when that overflows.
+double norm_of(const Vector& g) {
+  const double n = g.norm();
+  return std::isfinite(n) || !g.allFinite() ? n : g.blueNorm();
+}
+
 /// The loss and gradient on the step's samples, clipped.
 class StepOracle : public GradientOracle {
  public:
@@ -63,7 +69,7 @@ class StepOracle : public GradientOracle {
   }
   double evaluate(const Vector& w, Vector& g) override {
     const double loss = raw(w, g);
-    clip(g, g.blueNorm());
+    clip(g, norm_of(g));
     return loss;
   }
 
@@ -348,7 +354,7 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     }
     oracle.set_step(t);
     const double loss = oracle.raw(s.w, g);
-    const double norm = g.blueNorm();  // overflow-safe
+    const double norm = norm_of(g);
     const bool at_row = t % o.record_every == 0 || t == o.steps;
     // Rows, L_0 and the convergence test use the full-batch loss; a minibatch run computes it
     // there (and where the run diverges).
@@ -356,7 +362,7 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
     bool have_full = !oracle.minibatch();
     auto compute_full = [&] {
       full_loss = model.loss_and_gradient(s.w, full_g);
-      full_norm = full_g.blueNorm();
+      full_norm = norm_of(full_g);
       have_full = true;
     };
     if (!have_full && (at_row || std::isnan(s.loss0))) compute_full();
