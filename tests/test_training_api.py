@@ -1249,3 +1249,14 @@ def test_averages_leave_out_the_diverged_iterate():
     for w in good[1:]:
         ema = 0.9 * ema + 0.1 * w
     np.testing.assert_allclose(traj.ema, ema, rtol=1e-12)
+
+
+def test_gradient_norm_does_not_overflow():
+    """Entries near 1e246 square past the float range; the recorded norm must stay exact."""
+    model = ls.ProductToy(3)
+    traj = run(model, np.array([0.9, 1.2, 0.7]), optim.GD(1e50), 1, blowup=1e308)
+    assert traj.status == "budget" and np.isfinite(traj.loss[-1])
+    g = model.gradient(traj.w)
+    scale = np.abs(g).max()
+    assert scale > 1e200
+    assert traj.grad_norm[-1] == pytest.approx(scale * np.linalg.norm(g / scale), rel=1e-14)
