@@ -127,8 +127,11 @@ void validate(const Model& model, const Optimizer& opt, const TrainState& s, con
 
 bool due(Step t, Step every) { return every > 0 && t % every == 0; }
 
+/// λ_min of a symmetric K; its row-major storage read as column-major is K itself (no copy
+/// beyond the solver's own).
 double smallest_eigenvalue(const MatrixR& K) {
-  Eigen::SelfAdjointEigenSolver<Matrix> es(Matrix(K), Eigen::EigenvaluesOnly);
+  Eigen::SelfAdjointEigenSolver<Matrix> es(Eigen::Map<const Matrix>(K.data(), K.rows(), K.cols()),
+                                           Eigen::EigenvaluesOnly);
   return es.eigenvalues()[0];
 }
 

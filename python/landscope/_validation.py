@@ -159,8 +159,10 @@ def integer(name: str, value, lo: int, hi: int = 2**62) -> int:
     """An integer in [lo, hi] (bool is not one), else TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {value}")
+    if value < lo:
+        raise ValueError(f"{name}: expected an integer >= {lo}, got {value}")
+    if value > hi:
+        raise ValueError(f"{name}: expected an integer <= {hi}, got {value}")
     return int(value)
 
 
@@ -168,10 +170,15 @@ def real(name: str, value, lo: float = -math.inf, hi: float = math.inf, *, open_
          open_hi: bool = False) -> float:
     """A finite real number in the interval, else TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
+        raise TypeError(f"{name}: expected a number, got {value!r}")
     v = float(value)
     inside = (v > lo if open_lo else v >= lo) and (v < hi if open_hi else v <= hi)
     if not (math.isfinite(v) and inside):
-        interval = f"{'(' if open_lo else '['}{lo:g}, {hi:g}{')' if open_hi else ']'}"
-        raise ValueError(f"{name}: expected a finite value in {interval}, got {value!r}")
+        low = f"{lo:g} {'<' if open_lo else '<='} " if lo > -math.inf else ""
+        high = f" {'<' if open_hi else '<='} {hi:g}" if hi < math.inf else ""
+        if low and not high:
+            cond = f"{name} {'>' if open_lo else '>='} {lo:g}"
+        else:
+            cond = f"{low}{name}{high}" if (low or high) else "a finite value"
+        raise ValueError(f"{name}: expected {cond}, got {value!r}")
     return v

@@ -15,14 +15,13 @@ Every solver takes an :class:`~landscope.operators.Operator` or anything
 from __future__ import annotations
 
 import operator as _operator
-import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
 from . import _validation as val
+from ._progress import ProgressLine
 from ._loader import core as _core
 from .operators import Operator, as_operator, symmetric_matrix
 
@@ -46,26 +45,17 @@ _WHICH = ("LA", "SA", "BE", "LM")
 # argument checks
 
 def _int(name: str, v, least: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {v!r}")
-    v = int(v)
-    if v < least:
-        raise ValueError(f"{name}: expected an integer >= {least}, got {v}")
-    return v
+    return val.integer(name, v, least)
 
 
 def _positive(name: str, v, below: float | None = None) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {v!r}")
-    v = float(v)
-    if not np.isfinite(v) or v <= 0 or (below is not None and v >= below):
-        rng = f"0 < {name} < {below}" if below is not None else f"{name} > 0"
-        raise ValueError(f"{name}: expected {rng}, got {v}")
-    return v
+    if below is None:
+        return val.real(name, v, 0.0, open_lo=True)
+    return val.real(name, v, 0.0, below, open_lo=True, open_hi=True)
 
 
 def _seed(seed) -> int:
-    return _int("seed", seed, 0)
+    return val.integer("seed", seed, 0, 2**64 - 1)
 
 
 # -------------------------------------------------------------------------------------------
@@ -170,29 +160,15 @@ class ConvergenceError(RuntimeError):
         self.residuals = result.residuals[mask]
 
 
-class _Progress:
-    """A one-line progress display on stderr, redrawn at most every 0.2 s."""
-
+class _Progress(ProgressLine):
     def __init__(self, label: str, enabled: bool):
+        super().__init__(enabled)
         self.label = label
-        self.enabled = enabled
-        self.shown = False
-        self.last = 0.0
 
     def __call__(self, p: dict) -> bool:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            sys.stderr.write(f"\r{self.label}: restart {p['restarts']}, {p['products']} products, "
-                             f"{p['converged']}/{p['wanted']} converged, max residual {p['max_residual']:.1e}   ")
-            sys.stderr.flush()
-            self.shown = True
+        self.show(f"{self.label}: restart {p['restarts']}, {p['products']} products, "
+                  f"{p['converged']}/{p['wanted']} converged, max residual {p['max_residual']:.1e}")
         return True
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Optional[int] = None,

@@ -6,7 +6,6 @@ import json
 import math
 import numbers
 import os
-import sys
 import time
 from typing import Optional
 
@@ -15,6 +14,7 @@ import numpy as np
 from . import _validation as val
 from . import schedules as _schedules
 from ._loader import core as _core
+from ._progress import ProgressLine
 from .models import Model, ProductToy
 from .optim import Optimizer
 
@@ -206,22 +206,10 @@ def _swa_spec(swa) -> tuple[int, int]:
     raise TypeError(f"swa: expected a start step or a (start, every) pair, got {swa!r}")
 
 
-class _Progress:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.shown = False
-
+class _Progress(ProgressLine):
     def __call__(self, step, steps, loss, grad_norm) -> bool:
-        if self.enabled:
-            sys.stderr.write(f"\rtrain: step {step}/{steps}, loss {loss:.4e}, |grad| {grad_norm:.3e}   ")
-            sys.stderr.flush()
-            self.shown = True
+        self.show(f"train: step {step}/{steps}, loss {loss:.4e}, |grad| {grad_norm:.3e}")
         return True
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 # -------------------------------------------------------------------------------------- train
