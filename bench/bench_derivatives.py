@@ -181,9 +181,9 @@ def run(problems, repeats: int, quick: bool) -> dict:
     )
 
 
-def _fmt_time(t):
+def fmt_time(t, missing: str = "") -> str:
     if t is None:
-        return ""
+        return missing
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
@@ -201,8 +201,8 @@ def table(report: dict) -> str:
             notes += f"{r['gflops']:.0f} GFLOP/s of {r['gemm_gflops']:.0f} GEMM"
         ok = "" if r["target"] is None else ("met" if r["ratio"] <= r["target"] else "MISSED")
         target = "" if r["target"] is None else f"<= {r['target']:g} {ok}"
-        lines.append(f"| {r['problem']} | {r['P']:,} | {r['op']} | {_fmt_time(r['numpy_s'])} | "
-                     f"{_fmt_time(r['landscope_s'])} | {r['ratio']:.3f} | {target} | {notes} |")
+        lines.append(f"| {r['problem']} | {r['P']:,} | {r['op']} | {fmt_time(r['numpy_s'])} | "
+                     f"{fmt_time(r['landscope_s'])} | {r['ratio']:.3f} | {target} | {notes} |")
     info = report["landscope"]
     lines.append("")
     lines.append(f"landscope {info['version']} ({info['isa']}, Eigen {info['eigen']}, OpenMP "

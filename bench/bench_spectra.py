@@ -25,10 +25,10 @@ import time
 import numpy as np
 
 try:  # installed as landscope.bench
-    from .bench_derivatives import PROBLEMS, build, emit, median_time, peak_memory
+    from .bench_derivatives import PROBLEMS, build, emit, fmt_time, median_time, peak_memory
 except ImportError:  # run as a script from bench/
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_derivatives import PROBLEMS, build, emit, median_time, peak_memory  # type: ignore[no-redef]
+    from bench_derivatives import PROBLEMS, build, emit, fmt_time, median_time, peak_memory  # type: ignore[no-redef]
 
 import landscope
 
@@ -153,9 +153,7 @@ def run_dense(sizes, repeats: int) -> list:
 
 
 def _t(t):
-    if t is None:
-        return "—"
-    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
+    return fmt_time(t, "—")
 
 
 def table(report: dict) -> str:
