@@ -1,42 +1,62 @@
-"""The C++ engine builds and runs without Python: cpp/examples/mlp_example.cpp, built with CMake
-against the core target, prints what the Python API computes for the same network."""
+"""The C++ engine builds and runs without Python. cpp/examples is a CMake project of its own that
+finds the installed engine with find_package(landscope) (through ``landscope --cmake-dir``), links
+landscope::core and prints what the Python API computes for the same network.
+
+The test extra installs CMake and Eigen (cmeel-eigen) from PyPI, so these tests never skip; a CMake
+failure fails the test with CMake's own output."""
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import landscope as ls
+from landscope._paths import cmake_dir
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _cmake_prefix():
-    import site
+def _run(cmd, **kw):
+    """Runs a build command; on failure the test fails with the command's own output."""
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}):\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}",
+                    pytrace=False)
+    return r.stdout
 
-    prefixes = site.getsitepackages() + [site.getusersitepackages()]
-    return ";".join(prefixes)
+
+def _cmake():
+    exe = shutil.which("cmake")
+    if exe is None:
+        pytest.fail("cmake is not installed: pip install 'landscope[test]' brings it from PyPI", pytrace=False)
+    return exe
+
+
+def _build_examples(build, landscope_dir, *extra):
+    _run([_cmake(), "-S", ROOT / "cpp" / "examples", "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+          f"-Dlandscope_DIR={landscope_dir}", *extra])
+    _run([_cmake(), "--build", build, "-j", "2"])
+    out = _run([build / "mlp_example"])
+    return dict(line.split(" ", 1) for line in out.strip().splitlines())
+
+
+def test_cmake_dir_cli():
+    out = subprocess.run([sys.executable, "-m", "landscope", "--cmake-dir"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == cmake_dir()
+    assert (pathlib.Path(out) / "landscopeConfig.cmake").is_file()
+    assert (pathlib.Path(out).parents[2] / "include" / "landscope" / "landscope.hpp").is_file()
 
 
 @pytest.fixture(scope="module")
 def example_output(tmp_path_factory):
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake is not installed")
-    build = tmp_path_factory.mktemp("cpp-build")
-    env = dict(os.environ)
-    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-DLANDSCOPE_EXAMPLES=ON",
-                    "-DLANDSCOPE_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release",
-                    f"-DCMAKE_PREFIX_PATH={_cmake_prefix()}"], check=True, capture_output=True, env=env)
-    subprocess.run(["cmake", "--build", str(build), "--target", "mlp_example", "-j", "2"], check=True,
-                   capture_output=True, env=env)
-    exe = build / "mlp_example"
-    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
-    return dict(line.split(" ", 1) for line in out.strip().splitlines())
+    return _build_examples(tmp_path_factory.mktemp("cpp-consumer"), cmake_dir())
 
 
-def test_cpp_example_matches_python(example_output):
+def check_example(out):
     n, d = 32, 4
     idx = np.arange(n)[:, None] * d + np.arange(d)[None, :]
     X = np.sin(1.0 + idx)
@@ -45,7 +65,6 @@ def test_cpp_example_matches_python(example_output):
     w = net.init(seed=0)
     loss, grad = net.loss_and_gradient(w)
     hv = net.hvp(w, np.ones(net.num_params))
-    out = example_output
     assert int(out["params"]) == net.num_params
     np.testing.assert_allclose(float(out["loss"]), loss, rtol=1e-12)
     np.testing.assert_allclose(float(out["grad_norm"]), np.linalg.norm(grad), rtol=1e-12)
@@ -64,3 +83,26 @@ def test_cpp_example_matches_python(example_output):
     np.testing.assert_allclose([float(t) for t in out["train_loss"].split()], traj.loss, rtol=1e-8)
     np.testing.assert_allclose([float(t) for t in out["train_sharpness"].split()], traj.sharpness, rtol=1e-8)
     np.testing.assert_allclose([float(t) for t in out["train_w[0:2]"].split()], traj.w[:2], rtol=1e-8)
+
+
+def test_installed_package_links_and_matches_python(example_output):
+    """find_package(landscope) on the installed wheel: the example links landscope::core."""
+    check_example(example_output)
+
+
+@pytest.mark.slow
+def test_source_build_installs_a_cmake_package(tmp_path):
+    """From the source tree: configure, build, `cmake --install`, then the examples project
+    finds that prefix (about two minutes: it compiles the core)."""
+    import cmeel  # noqa: F401  (the test extra's Eigen)
+
+    prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    build, install = tmp_path / "build", tmp_path / "install"
+    _run([_cmake(), "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix}"])
+    _run([_cmake(), "--build", build, "-j", "2"])
+    _run([_cmake(), "--install", build, "--prefix", install])
+    assert (install / "include" / "landscope" / "landscope.hpp").is_file()
+    assert list((install / "lib").glob("*landscope_core*"))
+    check_example(_build_examples(tmp_path / "examples", install / "lib" / "cmake" / "landscope",
+                                  f"-DCMAKE_PREFIX_PATH={prefix}"))

@@ -153,15 +153,24 @@ void bind_spectra(py::module_& m) {
         py::arg("block_size"), py::arg("seed"), py::arg("v0"), py::arg("callback"));
 
   m.def("lanczos_quadrature",
-        [](const LinearOperator& op, Index num_probes, Index steps, std::uint64_t seed, Index block) {
+        [](const LinearOperator& op, Index num_probes, Index steps, std::uint64_t seed, Index block,
+           std::optional<py::function> progress) {
+          ProbeProgress report;
+          if (progress) {
+            report = [&progress](Index done, Index total) {
+              py::gil_scoped_acquire gil;
+              (*progress)(done, total);
+            };
+          }
           QuadratureResult q;
           {
             py::gil_scoped_release release;
-            q = lanczos_quadrature(op, num_probes, steps, seed, block);
+            q = lanczos_quadrature(op, num_probes, steps, seed, block, report);
           }
           return py::make_tuple(q.nodes, q.weights, q.products);
         },
-        py::arg("op"), py::arg("num_probes"), py::arg("steps"), py::arg("seed"), py::arg("block"));
+        py::arg("op"), py::arg("num_probes"), py::arg("steps"), py::arg("seed"), py::arg("block"),
+        py::arg("progress") = py::none());
 
   m.def("trace",
         [](const LinearOperator& op, Index num_probes, const std::string& method, std::uint64_t seed, Index block) {

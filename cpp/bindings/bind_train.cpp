@@ -12,6 +12,8 @@
 namespace py = pybind11;
 using namespace landscope;
 
+void drop_pending_interrupt();  // bind_threads.cpp
+
 namespace {
 
 /// A parameter the Python layer always passes (it holds the defaults).
@@ -166,6 +168,7 @@ void bind_train(py::module_& m) {
           py::gil_scoped_release release;
           train(model, opt, s, tr, t);
         }
+        drop_pending_interrupt();  // the loop turned an interrupt inside a row into its status
         py::dict rows;
         rows["step"] = array(tr.step);
         rows["loss"] = array(tr.loss);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "krylov.hpp"
+#include "landscope/interrupt.hpp"
 #include "landscope/spectra.hpp"
 #include "memory.hpp"
 
@@ -58,6 +59,7 @@ LanczosResult dense_solve(const LinearOperator& A, const LanczosOptions& o) {
   const Index step = 256;
   for (Index c0 = 0; c0 < n; c0 += step) {
     const Index cs = std::min(step, n - c0);
+    check_interrupt();
     A.apply(Matrix::Identity(n, n).middleCols(c0, cs), W);
     check_product(W, n, cs);
     M.middleCols(c0, cs) = W;
@@ -129,6 +131,7 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
   std::vector<Index> order;
   for (;;) {
     while (cur + b <= m) {
+      check_interrupt();
       A.apply(V.middleCols(cur, b), W);
       check_product(W, n, b);
       out.products += b;

@@ -341,6 +341,7 @@ MatrixR Network::jacobian(const VectorRef& w) const {
     const Index lo = detail::block_begin(n, blocks, b), hi = detail::block_begin(n, blocks, b + 1);
     forward(w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < k; ++c) {
+      detail::checkpoint();
       pass.g = Matrix::Zero(pass.rows, k);
       pass.g.col(c).setOnes();
       backward(w, pass);
@@ -348,6 +349,7 @@ MatrixR Network::jacobian(const VectorRef& w) const {
         if (m_offset[j] < 0) continue;
         const Layer& L = m_layers[j];
         for (Index i = 0; i < pass.rows; ++i) {
+          if (i % 64 == 0) detail::checkpoint();
           double* row = J.row((lo + i) * k + c).data() + m_offset[j];
           Eigen::Map<MatrixR>(row, L.out, L.in).noalias() =
               L.scale * pass.delta[j].row(i).transpose() * pass.h[j].row(i);
@@ -378,6 +380,7 @@ MatrixR Network::tangent_kernel(const VectorRef& w) const {
     for (std::size_t j = 0; j < NL; ++j)
       if (m_offset[j] >= 0) Hin[j].middleRows(lo, hi - lo) = pass.h[j];
     for (Index c = 0; c < k; ++c) {
+      detail::checkpoint();
       pass.g = Matrix::Zero(pass.rows, k);
       pass.g.col(c).setOnes();
       backward(w, pass);
@@ -490,6 +493,7 @@ Matrix Network::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* s
     backward(w, pass);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
       const double* v = V.col(c).data();  // a MatrixRef column is contiguous
       r_pass(w, v, pass, pass.r, norm, parts[blk].col(c).data());
     }
@@ -510,6 +514,7 @@ Matrix Network::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
     loss_grad_out(pass, norm);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
       const double* v = V.col(c).data();  // a MatrixRef column is contiguous
       jvp(w, v, pass, pass.r, pass.r.RF);    // J v
       detail::apply_loss_curvature(m_options.loss, pass.p, pass.r.RF, norm, pass.g);  // D J v
@@ -538,6 +543,7 @@ Matrix Network::jvp(const VectorRef& w, const MatrixRef& V) const {
     const Index lo = detail::block_begin(n, blocks, blk), hi = detail::block_begin(n, blocks, blk + 1);
     forward(w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
       const double* v = V.col(c).data();  // a MatrixRef column is contiguous
       jvp(w, v, pass, pass.r, pass.r.RF);
       Eigen::Map<MatrixR>(out.col(c).data() + lo * k, hi - lo, k) = pass.r.RF;
@@ -559,6 +565,7 @@ Matrix Network::vjp(const VectorRef& w, const MatrixRef& U) const {
     forward(w, nullptr, lo, hi, pass, 1);
     parts[blk] = detail::large_matrix<Matrix>(m_num_params, b);
     for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
       pass.g = Eigen::Map<const MatrixR>(U.col(c).data() + lo * k, hi - lo, k);
       backward(w, pass);
       write_gradient(pass, parts[blk].col(c).data());
@@ -593,6 +600,7 @@ class NetworkHessianOperator : public LinearOperator {
       thread_local Network::RScratch scratch;
       parts[blk] = detail::large_matrix<Matrix>(P, b);
       for (Index c = 0; c < b; ++c) {
+        detail::checkpoint();
         const double* v = X.col(c).data();  // a MatrixRef column is contiguous
         m_net.r_pass(m_w, v, m_passes[blk], scratch, m_norm, parts[blk].col(c).data());
       }

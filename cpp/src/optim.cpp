@@ -228,6 +228,7 @@ void Adam::set_state(const OptimizerState& s, Index P) {
 void PerturbedGD::reset(Index) { m_last = -1; }
 
 Vector PerturbedGD::noise(Step t, Index P) const {
+  if (P < 1) throw std::invalid_argument("P: expected a parameter count >= 1, got " + std::to_string(P));
   detail::Rng rng(mix(seed, static_cast<std::uint64_t>(t)));
   Vector xi(P);
   for (Index i = 0; i < P; ++i) xi[i] = rng.normal();

@@ -1,42 +1,78 @@
 #pragma once
 // Internal helpers: deterministic parallel loops and sample partitioning.
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <mutex>
 
+#include "landscope/interrupt.hpp"
 #include "landscope/threads.hpp"
 #include "landscope/types.hpp"
 
 namespace landscope::detail {
 
+/// Records that the OpenMP pool has been started (for fork safety, threads.cpp).
+void note_parallel_region();
+
+/// Thrown by checkpoint() on the threads of a loop that another index already abandoned.
+struct LoopAbandoned {};
+/// The failure flag of the innermost parallel_for running on this thread.
+inline thread_local std::atomic<bool>* t_loop_failed = nullptr;
+
+/// For long stretches inside a parallel_for body (a loop over columns, say): checks for an
+/// interrupt, and stops this thread's work once another index of the loop has failed.
+inline void checkpoint() {
+  check_interrupt();
+  if (t_loop_failed && t_loop_failed->load(std::memory_order_relaxed)) throw LoopAbandoned{};
+}
+
 /// Calls f(i) for i in [0, count) on up to `threads` threads. Each index runs on exactly one
 /// thread, so results that only depend on the index are identical for any scheduling.
-/// The first exception thrown by f is rethrown after the loop.
+/// Before each index the calling thread checks for an interrupt (check_interrupt). The first
+/// exception thrown (by f or the check) is rethrown after the loop; the indices not yet
+/// started are then skipped.
 template <typename F>
 void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
   if (count <= 0) return;
   threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, count)));
   if (threads == 1) {
-    for (Index i = 0; i < count; ++i) f(i);
+    for (Index i = 0; i < count; ++i) {
+      check_interrupt();
+      f(i);
+    }
     return;
   }
   std::exception_ptr error;
   std::mutex lock;
+  std::atomic<bool> failed{false};
+  auto body = [&](Index i) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    std::atomic<bool>* outer = t_loop_failed;
+    t_loop_failed = &failed;
+    try {
+      check_interrupt();  // only the calling thread (OpenMP thread 0) asks
+      f(i);
+    } catch (const LoopAbandoned&) {
+      // another index failed first; its exception is the one rethrown
+    } catch (...) {
+      std::lock_guard<std::mutex> g(lock);
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+    t_loop_failed = outer;
+  };
   (void)dynamic;
 #if LANDSCOPE_OPENMP
+  note_parallel_region();
   if (dynamic) {
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (Index i = 0; i < count; ++i) {
-      try { f(i); } catch (...) { std::lock_guard<std::mutex> g(lock); if (!error) error = std::current_exception(); }
-    }
+    for (Index i = 0; i < count; ++i) body(i);
   } else {
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (Index i = 0; i < count; ++i) {
-      try { f(i); } catch (...) { std::lock_guard<std::mutex> g(lock); if (!error) error = std::current_exception(); }
-    }
+    for (Index i = 0; i < count; ++i) body(i);
   }
 #else
-  for (Index i = 0; i < count; ++i) f(i);
+  for (Index i = 0; i < count; ++i) body(i);
 #endif
   if (error) std::rethrow_exception(error);
 }

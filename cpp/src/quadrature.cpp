@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "krylov.hpp"
+#include "landscope/interrupt.hpp"
 #include "landscope/spectra.hpp"
 #include "memory.hpp"
 
@@ -16,6 +17,7 @@ namespace {
 std::string str(Index v) { return std::to_string(v); }
 
 void apply_checked(const LinearOperator& A, const MatrixRef& X, Matrix& Y) {
+  check_interrupt();
   A.apply(X, Y);
   if (Y.rows() != X.rows() || Y.cols() != X.cols())
     throw std::invalid_argument("op: the product has shape (" + str(Y.rows()) + ", " + str(Y.cols()) +
@@ -39,7 +41,7 @@ void finish(TraceResult& r) {
 }  // namespace
 
 QuadratureResult lanczos_quadrature(const LinearOperator& A, Index num_probes, Index steps,
-                                    std::uint64_t seed, Index block) {
+                                    std::uint64_t seed, Index block, const ProbeProgress& progress) {
   const Index n = A.size();
   check_count(num_probes, "num_probes", 1);
   check_count(steps, "steps", 1);
@@ -94,6 +96,7 @@ QuadratureResult lanczos_quadrature(const LinearOperator& A, Index num_probes, I
       out.weights.row(p0 + p).head(L) = es.eigenvectors().row(0).array().square().matrix();
       out.nodes.row(p0 + p).tail(steps - L).setConstant(es.eigenvalues()[L - 1]);
     }
+    if (progress) progress(p0 + q, num_probes);
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include "check.hpp"
 #include "memory.hpp"
+#include "landscope/interrupt.hpp"
 #include "landscope/product_toy.hpp"
 #include "landscope/spectra.hpp"
 #include "landscope/train.hpp"
@@ -121,8 +122,18 @@ void validate(const Model& model, const Optimizer& opt, const TrainState& s, con
   require(s.w.allFinite() && s.w0.allFinite(), "w0: contains NaN or Inf");
   require(opt.ready(P), "optimizer: its state does not fit P = " + std::to_string(P) +
                             " parameters; call reset(P) or set_state(state, P) first");
-  require(s.ema.size() == 0 || s.ema.size() == P, "state: ema has the wrong length");
-  require(s.swa_sum.size() == 0 || s.swa_sum.size() == P, "state: swa has the wrong length");
+  const Index N = model.num_outputs();
+  auto sized = [](Index got, Index want, const char* what) {
+    require(got == 0 || got == want, std::string("state: ") + what + " has length " + std::to_string(got) +
+                                         ", expected " + std::to_string(want));
+  };
+  sized(s.ema.size(), P, "ema");
+  sized(s.swa_sum.size(), P, "swa");
+  sized(s.sharpness_vector.size(), P, "sharpness_vector");
+  sized(s.kernel_vector.size(), N, "kernel_vector (n·k)");
+  require(s.kernel0.size() == 0 || (s.kernel0.rows() == N && s.kernel0.cols() == N),
+          "state: kernel0 has shape (" + std::to_string(s.kernel0.rows()) + ", " + std::to_string(s.kernel0.cols()) +
+              "), expected the model's (n·k, n·k) = (" + std::to_string(N) + ", " + std::to_string(N) + ")");
 }
 
 bool due(Step t, Step every) { return every > 0 && t % every == 0; }
@@ -259,6 +270,7 @@ double top_eigenpair(const LinearOperator& A, Vector& v, double tol, Index max_p
   for (;;) {
     Q.col(0) = v;
     for (Index j = 0; j < restart; ++j) {
+      check_interrupt();
       A.apply(Q.col(j), W);
       if (W.rows() != n || W.cols() != 1 || !W.allFinite())
         throw std::invalid_argument("op: the product is not a finite vector of length " + std::to_string(n));
@@ -309,8 +321,15 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
   const Index P = model.num_params();
   if (o.ema_decay > 0 && s.ema.size() == 0) s.ema = s.w;
   if (o.swa_start >= 0 && s.swa_sum.size() == 0) s.swa_sum = Vector::Zero(P);
+  tr.status = TrainStatus::Running;
   if (o.kernel_drift_every > 0 && s.kernel0.size() == 0) {
-    s.kernel0 = model.tangent_kernel(s.w0);
+    try {
+      s.kernel0 = model.tangent_kernel(s.w0);
+    } catch (const Interrupted&) {
+      tr.status = TrainStatus::Interrupted;
+      tr.message = "interrupted before step " + std::to_string(s.step);
+      return tr.status;
+    }
     require(s.kernel0.norm() > 0, "kernel_drift: the tangent kernel at w0 is zero");
   }
   if (o.swa_start == 0 && s.step == 0 && s.swa_count == 0) {  // the average includes w_0
@@ -339,8 +358,11 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
   Step stride = 1, since = 0;
   double last_loss = kNaN, last_norm = kNaN;
 
-  tr.status = TrainStatus::Running;
+  // Steps run without interrupt checks (an optimizer updates its state in place); Ctrl-C is
+  // taken between steps (the callback) and inside the rows, which are retaken on resume.
+  std::optional<NoInterrupt> quiet;
   for (Step t = s.step;; ++t) {
+    quiet.reset();
     s.step = t;
     if (o.callback && ++since >= stride) {  // look at the clock about every millisecond
       since = 0;
@@ -355,6 +377,7 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
         return tr.status;
       }
     }
+    quiet.emplace();
     oracle.set_step(t);
     const double loss = oracle.raw(s.w, g);
     const double norm = norm_of(g);
@@ -393,8 +416,15 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
       const std::size_t rows_before = tr.rows(), params_before = tr.params_step.size();
       const Index products_before = tr.sharpness_products;
       const Vector sharpness_start = s.sharpness_vector, kernel_start = s.kernel_vector;
-      recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
-      if (poll.stopped()) {
+      bool interrupted = false;
+      quiet.reset();
+      try {
+        recorder.row(t, full_loss, full_norm, rate, diverged, !stop);
+      } catch (const Interrupted&) {
+        interrupted = true;
+      }
+      quiet.emplace();
+      if (interrupted || poll.stopped()) {
         // Ctrl-C inside a diagnostic's eigensolver: the continued run retakes this row from the
         // same warm starts.
         recorder.truncate(rows_before, params_before);

@@ -6,6 +6,7 @@
 #include "landscope/operator.hpp"
 #include "landscope/product_toy.hpp"
 #include "landscope/spectra.hpp"
+#include "landscope/interrupt.hpp"
 #include "landscope/threads.hpp"
 #include "landscope/train.hpp"
 #include "landscope/types.hpp"

@@ -50,7 +50,8 @@ struct LanczosResult {
   double anorm = 0;      // the ‖A‖₂ estimate the tolerance is relative to
 };
 
-/// k eigenpairs at the requested end(s) of a symmetric operator. Re-entrant. Problems with
+/// k eigenpairs at the requested end(s) of a symmetric operator. Re-entrant. Every solver here
+/// calls check_interrupt() between products (landscope/interrupt.hpp). Problems with
 /// n <= ncv + block_size are solved densely (n products). Throws std::invalid_argument for
 /// bad options (k >= n, ...). A result with converged == false is returned, not thrown.
 LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& options);
@@ -64,8 +65,11 @@ struct QuadratureResult {
   Matrix weights;  // num_probes x steps
   Index products = 0;
 };
+/// Called after each block of probes with (probes done, num_probes).
+using ProbeProgress = std::function<void(Index, Index)>;
 QuadratureResult lanczos_quadrature(const LinearOperator& A, Index num_probes, Index steps,
-                                    std::uint64_t seed, Index block = 4);
+                                    std::uint64_t seed, Index block = 4,
+                                    const ProbeProgress& progress = {});
 
 /// Stochastic trace estimation with Rademacher probes: Hutchinson, or Hutch++ (a third of the
 /// products sketch the range of A, whose trace is then exact; Hutchinson on the rest).
