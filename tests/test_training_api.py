@@ -1035,7 +1035,7 @@ BAD_TRAIN = [
     ("w0", ValueError, lambda m, w: run(m, w[:-1], GD01, 3)),
     ("w0", ValueError, lambda m, w: run(m, w[None, :], GD01, 3)),
     ("w0", ValueError, lambda m, w: run(m, np.where(np.arange(w.size) == 1, np.nan, w), GD01, 3)),
-    ("w0", TypeError, lambda m, w: run(m, np.ones(w.size, dtype=np.int64), GD01, 3)),
+    ("w0", TypeError, lambda m, w: run(m, np.ones(w.size, dtype=complex), GD01, 3)),
     ("w0", ValueError, lambda m, w: run(m, np.zeros(0), GD01, 3)),
     ("w0", (TypeError, ValueError), lambda m, w: run(m, None, GD01, 3)),
     ("loss_star", ValueError, lambda m, w: run(m, w, GD01, 3, loss_star=math.nan)),

@@ -12,6 +12,7 @@ import numpy as np
 __all__ = [
     "as_data",
     "as_targets",
+    "targets",
     "as_labels",
     "as_params",
     "as_directions",
@@ -24,14 +25,29 @@ __all__ = [
 ]
 
 
+#: numpy dtype kinds converted to float64: floating, signed and unsigned integer, bool.
+_REAL_KINDS = frozenset("fiub")
+
+#: The largest value an ``Index`` (int64) argument of the C++ engine may take here.
+MAX_INDEX = 2**62
+
+#: Seeds are uint64 in C++.
+MAX_SEED = 2**64 - 1
+
+
 def _shape(a) -> str:
     return str(tuple(np.shape(a)))
 
 
 def _as_float_array(name: str, a) -> np.ndarray:
+    """``a`` as a C-contiguous, finite float64 array, converted the way numpy's
+    ``np.asarray(a, dtype=float)`` would: floating, integer and boolean dtypes are accepted
+    (integers above 2**53 round like numpy's cast); object, complex, string and other dtypes
+    raise TypeError naming ``name``."""
     arr = np.asarray(a)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name}: expected a floating-point array (integer and bool arrays are converted "
+                        f"to float64), got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {_shape(arr)}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
@@ -51,34 +67,89 @@ def as_data(X) -> np.ndarray:
 
 def as_targets(y, n: int) -> np.ndarray:
     """Square-loss targets as a float64 (n, k) array (a 1-D y means k = 1)."""
+    return targets(y, n)[0]
+
+
+def targets(y, n: int) -> tuple[np.ndarray, bool]:
+    """Square-loss targets as a float64 (n, k) array, and whether y was 1-D (k = 1)."""
     arr = _as_float_array("y", y)
-    if arr.ndim == 1:
+    flat = arr.ndim == 1
+    if flat:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         raise ValueError(f"y: expected shape ({n},) or ({n}, k), got {_shape(arr)}")
     if arr.shape[0] != n:
         raise ValueError(f"y: expected {n} rows to match X, got shape {_shape(arr)}")
-    return arr
+    return arr, flat
 
 
 def as_labels(y, n: int, num_classes: Optional[int]) -> tuple[np.ndarray, int]:
-    """Cross-entropy labels as int64 (n,), and the number of classes."""
+    """Cross-entropy labels as int64 (n,), and the number of classes k.
+
+    Labels are integers 0 … k−1: any integer dtype, or a floating-point array whose values are
+    all exactly integral (1.0, 2.0; 0.5 raises ValueError). bool, complex, object and string
+    arrays raise TypeError. ``num_classes``, when given, is an integer >= 2 (bool rejected) and
+    every label must be below it; this is how a test set lacking some class is described.
+    Without it k = max(y) + 1 is inferred, but only when every class 0 … max(y) occurs in y:
+    labels {1, 2} (class 0 never seen) or one stray label 10**6 raise ValueError asking for
+    ``num_classes`` instead of silently creating classes that never occur.
+    """
     arr = np.asarray(y)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"y: cross-entropy labels must be integers, got dtype {arr.dtype}")
+    kind = arr.dtype.kind
+    if kind not in "iuf":
+        hint = " (use y.astype(int))" if kind == "b" else ""
+        raise TypeError(f"y: cross-entropy labels must be integers 0 … k−1, got dtype {arr.dtype}{hint}")
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"y: expected {n} labels of shape ({n},) to match X, got shape {_shape(arr)}")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
-    k = int(num_classes) if num_classes is not None else int(arr.max()) + 1
-    if k < 2:
-        raise ValueError(f"num_classes: cross-entropy needs at least 2 classes, got {k}")
-    if arr.min() < 0 or arr.max() >= k:
-        bad = int(arr[(arr < 0) | (arr >= k)][0])
-        raise ValueError(f"y: label {bad} is outside [0, {k})")
-    return arr, k
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise ValueError(f"y: contains NaN or Inf (first at index {bad})")
+        frac = arr != np.floor(arr)
+        if frac.any():
+            i = int(np.argmax(frac))
+            raise ValueError(f"y: cross-entropy labels must be integers 0 … k−1, got the non-integral "
+                             f"value {arr[i].item()!r} at index {i}")
+    # Range checks on the original dtype (no int64 wrap-around for uint64 or huge floats).
+    lo, hi = arr.min().item(), arr.max().item()
+    if num_classes is not None:
+        k = integer("num_classes", num_classes, 2)
+        if lo < 0 or hi >= k:
+            i = int(np.argmax((arr < 0) | (arr >= k)))
+            raise ValueError(f"y: label {_label(arr[i])} is outside [0, {k}) (at index {i}; "
+                             f"num_classes = {k})")
+        return np.ascontiguousarray(arr, dtype=np.int64), k
+    if lo < 0:
+        i = int(np.argmax(arr < 0))
+        raise ValueError(f"y: label {_label(arr[i])} is outside [0, k) (at index {i}): labels are 0 … k−1")
+    if hi + 1 < 2:
+        raise ValueError("num_classes: cross-entropy needs at least 2 classes, got 1 (every label is 0); "
+                         "pass num_classes to describe data with a single class")
+    if hi >= n:
+        raise ValueError(f"y: the largest label is {_label(hi)} but there are only {n} samples, so the "
+                         f"inferred classes 0 … {_label(hi)} cannot all occur; pass num_classes "
+                         f"explicitly (or relabel to 0 … k−1)")
+    labels = np.ascontiguousarray(arr, dtype=np.int64)
+    present = np.unique(labels)
+    k = int(present[-1]) + 1
+    if present.size != k:
+        missing = int(np.argmax(present != np.arange(present.size)))
+        raise ValueError(f"y: inferring num_classes = max(y) + 1 = {k}, but only {present.size} distinct "
+                         f"labels occur (class {missing} never does); pass num_classes={k} explicitly "
+                         f"if that is intended, or relabel to 0 … k−1")
+    return labels, k
+
+
+def _label(v) -> str:
+    """A label for a message: 3.0 prints as 3; a huge float keeps its short form."""
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, float) and abs(v) >= 2**53:
+        return repr(v)
+    return str(int(v))
 
 
 def as_widths(name: str, widths) -> list[int]:
+    """Layer widths as Python ints in [1, 2**62] (numpy integers accepted, bool rejected)."""
     try:
         out = [_index(w) for w in widths]
     except TypeError:
@@ -86,6 +157,8 @@ def as_widths(name: str, widths) -> list[int]:
     for w in out:
         if w < 1:
             raise ValueError(f"{name}: every width must be >= 1, got {out}")
+        if w > MAX_INDEX:
+            raise ValueError(f"{name}: every width must be <= 2**62, got {w}")
     return out
 
 
@@ -145,6 +218,9 @@ def available_memory() -> int:
 
 
 def _gb(nbytes: float) -> str:
+    """A byte count in GB, or in TB from 1 TB up."""
+    if nbytes >= 1e12:
+        return f"{nbytes / 1e12:.2f} TB"
     return f"{nbytes / 1e9:.2f} GB"
 
 

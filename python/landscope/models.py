@@ -6,6 +6,11 @@ blocks) and answers ``loss``, ``gradient``, ``loss_and_gradient``, ``outputs``, 
 and ``hessian_parts`` exactly (no finite differences), and gives its Hessian, Gauss–Newton
 matrix and tangent kernel as operators for the spectral solvers. Calls release the GIL and run on
 ``landscope.get_num_threads()`` threads.
+
+Models remember their configuration: ``model.with_data(X, y)`` is the same architecture and
+parameter layout on other data (a test set), and ``model.predict(w, X)`` evaluates F(w) on new
+inputs. Array arguments are converted like ``np.asarray(a, dtype=float)``: integer and bool
+arrays become float64; object, complex and string arrays raise TypeError.
 """
 from __future__ import annotations
 
@@ -22,6 +27,31 @@ __all__ = ["Model", "LeastSquares", "DeepLinear", "ProductToy", "ShallowNet", "M
 _ACTIVATIONS = ("identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu")
 
 
+_NO_LABELS = np.zeros(0, dtype=np.int64)
+
+#: Model and activation memory up to this many bytes is not checked against the free memory
+#: (the check reads /proc/meminfo, which costs more than a small model's gradient).
+_PASS_CHECK_BYTES = 1 << 26
+
+
+def _check_model_size(name: str, P: int, n: int, d: int, k: int) -> None:
+    """MemoryError before building a model whose parameter vector cannot be held.
+
+    Counts w and one gradient (each P float64: ``init`` returns one, ``gradient`` another) plus
+    the model's own copy of X and Y; sizes up to 64 MB are not checked. P is a Python int, so
+    width products never overflow here; beyond 2**60 parameters is refused even where the free
+    memory cannot be read.
+    """
+    nbytes = 8 * (2 * P + n * (d + k))
+    if nbytes <= _PASS_CHECK_BYTES:
+        return
+    data = f", plus the model's copy of the {n} x {d} data," if d else ""
+    what = f"{name}: w and a gradient for P = {P} parameters{data}"
+    if P > 2**60:
+        raise MemoryError(f"{what} needs {val._gb(nbytes)}, more than any machine can address")
+    val.check_memory(nbytes, what)
+
+
 def _choice(name: str, value, choices) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name}: expected a string, one of {choices}, got {value!r}")
@@ -34,6 +64,10 @@ class Model:
     """Base class: a differentiable map w -> F(w) (n x k outputs) and a loss on top."""
 
     _m: "_core.Model"
+    _config: Optional[dict] = None  # constructor keyword arguments (validated), for with_data
+    _d: int = 0                      # input dimension d
+    _flat: bool = False              # square loss with 1-D y: outputs/residuals/predict are (n,)
+    _units: int = 0                  # Σ over layers of (inputs + outputs) per sample: one pass's activations
 
     # -- layout -------------------------------------------------------------------------
     @property
@@ -57,10 +91,12 @@ class Model:
         return self._m.num_outputs
 
     def init(self, seed: int = 0) -> np.ndarray:
-        """A seeded initial parameter vector (the model's documented initialization)."""
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-        return self._m.init(int(seed))
+        """A seeded initial parameter vector (the model's documented initialization).
+
+        ``seed`` is an integer in [0, 2**64) (numpy integers accepted); anything else raises
+        TypeError/ValueError naming it.
+        """
+        return self._m.init(val.integer("seed", seed, 0, val.MAX_SEED))
 
     def unflatten(self, w) -> dict:
         """The named parameter blocks of w as views: matrices (rows, cols), vectors 1-D."""
@@ -74,23 +110,112 @@ class Model:
     # -- values and first derivatives ----------------------------------------------------
     def loss(self, w, *, samples=None) -> float:
         """L(w), over all samples or the index array ``samples`` (a minibatch, no data copy)."""
-        return self._m.loss(self._w(w), val.as_samples(samples, self.num_samples))
+        return self._m.loss(self._w(w), self._samples(samples, "loss"))
 
     def gradient(self, w, *, samples=None) -> np.ndarray:
         """∇L(w), shape (P,)."""
-        return self._m.gradient(self._w(w), val.as_samples(samples, self.num_samples))
+        return self._m.gradient(self._w(w), self._samples(samples, "gradient"))
 
     def loss_and_gradient(self, w, *, samples=None) -> tuple[float, np.ndarray]:
         """(L(w), ∇L(w)) from one forward and one backward pass."""
-        return self._m.loss_and_gradient(self._w(w), val.as_samples(samples, self.num_samples))
+        return self._m.loss_and_gradient(self._w(w), self._samples(samples, "loss_and_gradient"))
 
     def outputs(self, w) -> np.ndarray:
-        """F(w), shape (n, k)."""
-        return self._m.outputs(self._w(w))
+        """F(w): shape (n,) for a square-loss model built with a 1-D y, else (n, k).
+
+        For cross-entropy these are the logits (n, k), before the softmax.
+        """
+        w = self._w(w)
+        self._check_pass(self.num_samples, "outputs")
+        return self._shaped(self._m.outputs(w))
 
     def residuals(self, w) -> np.ndarray:
-        """dℓ/dF per sample before reduction: F − Y (square loss) or softmax(F) − onehot(y)."""
-        return self._m.residuals(self._w(w))
+        """dℓ/dF per sample before reduction: F − y (square loss, the shape of y as given:
+        (n,) or (n, k)) or softmax(F) − onehot(y) (cross-entropy, (n, k))."""
+        w = self._w(w)
+        self._check_pass(self.num_samples, "residuals")
+        return self._shaped(self._m.residuals(w))
+
+    def predict(self, w, X) -> np.ndarray:
+        """The outputs F(w) on new inputs X, without labels.
+
+        Parameters
+        ----------
+        w : array_like, shape (P,)
+            Parameters, e.g. trained on this model's data.
+        X : array_like, shape (m, d)
+            Inputs with as many columns d as the model's data. Integer and bool arrays are
+            converted to float64.
+
+        Returns
+        -------
+        numpy.ndarray
+            F(w) on X: shape (m,) for a square-loss model built with a 1-D y, otherwise (m, k).
+            For ``loss="cross_entropy"`` these are the logits (m, k); the class probabilities
+            are their softmax along axis 1 and the predicted class is ``argmax(axis=1)``.
+
+        Raises
+        ------
+        ValueError
+            X is not 2-D, is empty, holds NaN/Inf, or has a different number of columns.
+        TypeError
+            X has an object, complex or string dtype; or the model has no inputs (ProductToy).
+
+        Notes
+        -----
+        Equal to ``self.with_data(X, y).outputs(w)`` for any valid y: the forward pass does not
+        read the targets (the engine's copy of the data holds zero targets here).
+        """
+        w = self._w(w)
+        X = self._inputs(X)
+        n, k = X.shape[0], self.output_dim
+        copies = 8 * n * (self._d + 2 * k)
+        if copies > _PASS_CHECK_BYTES:
+            val.check_memory(copies, f"predict: a copy of the {n} x {self._d} inputs and the outputs")
+        self._check_pass(n, "predict")
+        Y, labels = self._blank_targets(n, k)
+        return self._shaped(self._build(X, Y, labels, k).outputs(w))
+
+    def with_data(self, X, y) -> "Model":
+        """The same model on other data: same architecture, configuration and parameter layout.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, d)
+            Inputs with the same number of columns d as this model's data (any m >= 1).
+        y : array_like
+            Targets as for the constructor: shape (m,) or (m, k) with this model's k for the
+            square loss; integer labels in [0, k) for cross-entropy, where k (``num_classes``)
+            is carried over, so a test set in which some class does not occur works.
+
+        Returns
+        -------
+        Model
+            A new model of the same class built through its constructor with the same keyword
+            arguments (widths, activation, parameterization, bias, residual, loss, reduction,
+            ShallowNet's output weights and ``train_output``). It has the same ``num_params``
+            and ``unflatten`` blocks, so a w trained on this model can be evaluated on held-out
+            data: ``model.with_data(X_test, y_test).loss(w)``.
+
+        Raises
+        ------
+        ValueError
+            X has a different number of columns, y a different number of outputs k, or a
+            label is outside [0, k).
+        TypeError
+            The model holds no data (ProductToy).
+        """
+        X = self._inputs(X)
+        if self._config is None:  # pragma: no cover - every data model sets it
+            raise TypeError(f"{type(self).__name__}: this model has no data to replace")
+        if getattr(self, "loss_name", "square") == "square":
+            Y, flat = val.targets(y, X.shape[0])
+            if Y.shape[1] != self.output_dim:
+                want = f"({X.shape[0]},) or ({X.shape[0]}, 1)" if self.output_dim == 1 else f"({X.shape[0]}, {self.output_dim})"
+                raise ValueError(f"y: expected shape {want} for a model with k = {self.output_dim} outputs, "
+                                 f"got {Y.shape if not flat else (X.shape[0],)}")
+            y = Y.reshape(-1) if flat else Y
+        return type(self)(X, y, **self._config)
 
     def jacobian(self, w) -> np.ndarray:
         """J = ∂F/∂w, shape (n·k, P); row i·k + c is output c of sample i."""
@@ -109,13 +234,14 @@ class Model:
         """Exact Hessian-vector product H v (Pearlmutter); v of shape (P,) or (P, b)."""
         w = self._w(w)
         V, flat = val.as_directions(v, self.num_params)
-        out = self._m.hvp(w, V, val.as_samples(samples, self.num_samples))
+        out = self._m.hvp(w, V, self._samples(samples, "hvp"))
         return out[:, 0].copy() if flat else np.ascontiguousarray(out)
 
     def gauss_newton_vp(self, w, v) -> np.ndarray:
         """G v with G = Jᵀ (∂²ℓ/∂F²) J, never forming J; v of shape (P,) or (P, b)."""
         w = self._w(w)
         V, flat = val.as_directions(v, self.num_params)
+        self._check_pass(self.num_samples, "gauss_newton_vp")
         out = self._m.gauss_newton_vp(w, V)
         return out[:, 0].copy() if flat else np.ascontiguousarray(out)
 
@@ -123,6 +249,7 @@ class Model:
         """J v, shape (n·k,) or (n·k, b) for v of shape (P,) or (P, b), without forming J."""
         w = self._w(w)
         V, flat = val.as_directions(v, self.num_params)
+        self._check_pass(self.num_samples, "jvp")
         out = self._m.jvp(w, V)
         return out[:, 0].copy() if flat else np.ascontiguousarray(out)
 
@@ -130,6 +257,7 @@ class Model:
         """Jᵀ u, shape (P,) or (P, b) for u of shape (n·k,) or (n·k, b), without forming J."""
         w = self._w(w)
         U, flat = val.as_directions(u, self.num_outputs, "u")
+        self._check_pass(self.num_samples, "vjp")
         out = self._m.vjp(w, U)
         return out[:, 0].copy() if flat else np.ascontiguousarray(out)
 
@@ -164,6 +292,58 @@ class Model:
     def _w(self, w) -> np.ndarray:
         return val.as_params(w, self.num_params)
 
+    def _samples(self, samples, what: str) -> Optional[np.ndarray]:
+        idx = val.as_samples(samples, self.num_samples)
+        self._check_pass(self.num_samples if idx is None else idx.size, what)
+        return idx
+
+    def _check_pass(self, batch: int, what: str) -> None:
+        """MemoryError if one pass's layer activations (at least batch x Σ(inputs + outputs)
+        float64, over all threads' blocks together) cannot fit; free below 64 MB."""
+        nbytes = 8 * batch * self._units
+        if nbytes > _PASS_CHECK_BYTES:
+            val.check_memory(nbytes, f"{what}: the layer activations of a pass over {batch} samples "
+                                     f"({batch} x {self._units} float64)")
+
+    def _shaped(self, F: np.ndarray) -> np.ndarray:
+        return F.reshape(-1) if self._flat else F
+
+    def _inputs(self, X) -> np.ndarray:
+        """New inputs for predict/with_data: (m, d) with this model's d."""
+        X = val.as_data(X)
+        if X.shape[1] != self._d:
+            raise ValueError(f"X: expected {self._d} columns (features) like the model's data, got shape {X.shape}")
+        return X
+
+    # -- construction (data models) ----------------------------------------------------------
+    def _setup(self, X, y) -> None:
+        """Validate the data, check the size and build the C++ model from ``self._config``."""
+        X = val.as_data(X)
+        n, d = X.shape
+        Y, labels, k, flat = self._targets(y, n)
+        layers = self._layers(d, k)
+        P = sum(i * o + (o if bias else 0) for i, o, bias, trainable in layers if trainable)
+        _check_model_size(type(self).__name__, P, n, d, k)
+        self._d, self._flat = d, flat
+        self._units = sum(i + o for i, o, _, _ in layers)
+        self._m = self._build(X, Y, labels, k)
+
+    def _targets(self, y, n: int):
+        """(Y, labels, k, y was 1-D) for the square loss."""
+        Y, flat = val.targets(y, n)
+        return Y, _NO_LABELS, Y.shape[1], flat
+
+    def _blank_targets(self, n: int, k: int):
+        """Targets the forward pass never reads, valid for any inputs (used by ``predict``)."""
+        return np.zeros((n, k)), _NO_LABELS
+
+    def _layers(self, d: int, k: int) -> list:
+        """[(inputs, outputs, has bias, trainable)] per layer, as the C++ engine builds it."""
+        raise NotImplementedError
+
+    def _build(self, X, Y, labels, k):
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()}, P={self.num_params})"
 
@@ -182,10 +362,15 @@ class LeastSquares(Model):
     """
 
     def __init__(self, X, y, *, reduction: str = "sum"):
-        X = val.as_data(X)
-        Y = val.as_targets(y, X.shape[0])
         self.reduction = _reduction(reduction)
-        self._m = _core.least_squares(X, Y, self.reduction)
+        self._config = dict(reduction=self.reduction)
+        self._setup(X, y)
+
+    def _layers(self, d, k):
+        return [(d, k, False, True)]
+
+    def _build(self, X, Y, labels, k):
+        return _core.least_squares(X, Y, self.reduction)
 
 
 class DeepLinear(Model):
@@ -195,11 +380,17 @@ class DeepLinear(Model):
     """
 
     def __init__(self, X, y, widths: Sequence[int], *, reduction: str = "sum"):
-        X = val.as_data(X)
-        Y = val.as_targets(y, X.shape[0])
         self.widths = val.as_widths("widths", widths)
         self.reduction = _reduction(reduction)
-        self._m = _core.deep_linear(X, Y, self.widths, self.reduction)
+        self._config = dict(widths=list(self.widths), reduction=self.reduction)
+        self._setup(X, y)
+
+    def _layers(self, d, k):
+        dims = [d, *self.widths, k]
+        return [(a, b, False, True) for a, b in zip(dims[:-1], dims[1:])]
+
+    def _build(self, X, Y, labels, k):
+        return _core.deep_linear(X, Y, self.widths, self.reduction)
 
 
 class ProductToy(Model):
@@ -214,9 +405,20 @@ class ProductToy(Model):
             raise TypeError(f"d: expected an integer dimension, got {d!r}")
         if d < 1:
             raise ValueError(f"d: expected a dimension >= 1, got {d}")
+        if d > val.MAX_INDEX:
+            raise ValueError(f"d: expected a dimension <= 2**62, got {d}")
         self.d = int(d)
         self.reduction = "sum"
+        _check_model_size("ProductToy", self.d, 1, 0, 1)
         self._m = _core.ProductToy(self.d)
+
+    def with_data(self, X, y):
+        """Not available: ProductToy has no data (one sample with target 1). Raises TypeError."""
+        raise TypeError("ProductToy has no data (one fixed sample with target 1): with_data does not apply")
+
+    def predict(self, w, X):
+        """Not available: ProductToy has no inputs. Raises TypeError; use ``outputs(w)``."""
+        raise TypeError("ProductToy has no inputs: predict does not apply; outputs(w) gives Π x_k")
 
     def _describe(self) -> str:
         return f"d={self.d}"
@@ -232,20 +434,35 @@ class ShallowNet(Model):
 
     def __init__(self, X, y, width: int, *, activation: str = "tanh", output_weights=None,
                  train_output: bool = False, reduction: str = "sum"):
-        X = val.as_data(X)
-        Y = val.as_targets(y, X.shape[0])
-        if Y.shape[1] != 1:
-            raise ValueError(f"y: ShallowNet has one output; expected shape ({X.shape[0]},), got {Y.shape}")
         (width,) = val.as_widths("width", [width])
         v = None
         if output_weights is not None:
             v = val._as_float_array("output_weights", output_weights)
             if v.shape != (width,):
                 raise ValueError(f"output_weights: expected shape ({width},), got {v.shape}")
+            v = v.copy()  # the caller's array may change later; with_data rebuilds from this one
+            v.flags.writeable = False
         self.width = width
         self.activation = _choice("activation", activation, _ACTIVATIONS)
         self.reduction = _reduction(reduction)
-        self._m = _core.shallow_net(X, Y, width, self.activation, v, bool(train_output), self.reduction)
+        self._train_output = bool(train_output)
+        self._output_weights = v
+        self._config = dict(width=width, activation=self.activation, output_weights=v,
+                            train_output=self._train_output, reduction=self.reduction)
+        self._setup(X, y)
+
+    def _targets(self, y, n):
+        Y, labels, k, flat = super()._targets(y, n)
+        if k != 1:
+            raise ValueError(f"y: ShallowNet has one output; expected shape ({n},), got {Y.shape}")
+        return Y, labels, k, flat
+
+    def _layers(self, d, k):
+        return [(d, self.width, False, True), (self.width, 1, False, self._train_output)]
+
+    def _build(self, X, Y, labels, k):
+        return _core.shallow_net(X, Y, self.width, self.activation, self._output_weights,
+                                 self._train_output, self.reduction)
 
 
 class MLP(Model):
@@ -256,7 +473,9 @@ class MLP(Model):
     ``bias`` adds b_l to every layer (initialized to 0); ``residual`` makes each hidden layer
     after the first whose width equals its input's h_l = h_{l−1} + σ(z_l).
     ``loss="square"`` (y of shape (n,) or (n, k)) or ``"cross_entropy"`` (softmax over k >= 2
-    outputs; y integer labels, k = ``num_classes`` or max(y) + 1).
+    outputs; y integer labels 0 … k−1, or exactly integral floats; k = ``num_classes``, or
+    max(y) + 1 when every class 0 … max(y) occurs; otherwise pass ``num_classes``). For
+    cross-entropy ``outputs``/``predict`` return the logits (n, k).
     Parameters: ``W1`` (m_1 x d), ``b1``, …, ``W{L+1}`` (k x m_L), ``b{L+1}``.
     ReLU has σ'' = 0 almost everywhere, so its Hessian is piecewise (exact away from kinks).
     """
@@ -264,20 +483,38 @@ class MLP(Model):
     def __init__(self, X, y, widths: Sequence[int] = (), *, activation: str = "tanh",
                  parameterization: str = "ntk", bias: bool = False, residual: bool = False,
                  loss: str = "square", reduction: str = "sum", num_classes: Optional[int] = None):
-        X = val.as_data(X)
-        n = X.shape[0]
         self.widths = val.as_widths("widths", widths)
         self.activation = _choice("activation", activation, _ACTIVATIONS)
         self.parameterization = _choice("parameterization", parameterization, ("ntk", "standard"))
         self.loss_name = _choice("loss", loss, ("square", "cross_entropy"))
         self.reduction = _reduction(reduction)
+        if self.loss_name == "square" and num_classes is not None:
+            raise ValueError("num_classes: only meaningful with loss='cross_entropy'")
+        self._bias, self._residual = bool(bias), bool(residual)
+        self._num_classes = num_classes
+        self._setup(X, y)
+        # with_data carries k over (resolved here when it was inferred from the labels).
+        self._config = dict(widths=list(self.widths), activation=self.activation,
+                            parameterization=self.parameterization, bias=self._bias,
+                            residual=self._residual, loss=self.loss_name, reduction=self.reduction,
+                            num_classes=self.output_dim if self.loss_name == "cross_entropy" else None)
+
+    def _targets(self, y, n):
         if self.loss_name == "square":
-            if num_classes is not None:
-                raise ValueError("num_classes: only meaningful with loss='cross_entropy'")
-            Y = val.as_targets(y, n)
-            labels, k = np.zeros(0, dtype=np.int64), 0
-        else:
-            labels, k = val.as_labels(y, n, num_classes)
-            Y = np.zeros((0, 0))
-        self._m = _core.mlp(X, Y, labels, self.widths, self.activation, self.parameterization,
-                            bool(bias), bool(residual), self.loss_name, self.reduction, k)
+            return super()._targets(y, n)
+        labels, k = val.as_labels(y, n, self._num_classes)
+        return np.zeros((0, 0)), labels, k, False
+
+    def _blank_targets(self, n, k):
+        if self.loss_name == "square":
+            return super()._blank_targets(n, k)
+        return np.zeros((0, 0)), np.zeros(n, dtype=np.int64)
+
+    def _layers(self, d, k):
+        dims = [d, *self.widths, k]
+        return [(a, b, self._bias, True) for a, b in zip(dims[:-1], dims[1:])]
+
+    def _build(self, X, Y, labels, k):
+        return _core.mlp(X, Y, labels, self.widths, self.activation, self.parameterization,
+                         self._bias, self._residual, self.loss_name, self.reduction,
+                         k if self.loss_name == "cross_entropy" else 0)
