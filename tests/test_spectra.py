@@ -611,7 +611,7 @@ def _with_nan(A):
         (lambda: ls.classify(ls.ProductToy(2), np.zeros(3)), ValueError, r"^w: expected shape \(2,\)"),
         (lambda: ls.eigh(np.ones((3, 4))), ValueError, r"^A: expected a non-empty square"),
         (lambda: ls.eigh(np.ones((0, 0))), ValueError, r"^A: expected a non-empty square"),
-        (lambda: ls.eigh(np.eye(3, dtype=int)), TypeError, r"^A: expected a floating-point array"),
+        (lambda: ls.eigh(np.eye(3, dtype=complex)), TypeError, r"^A: expected a real floating-point"),
         (lambda: ls.eigh(_with_nan(_A)), ValueError, r"^A: contains NaN or Inf"),
         (lambda: ls.eigh(_A, subset_by_index=(3, 40)), ValueError, r"^subset_by_index: expected 0 <= lo <= hi < 40"),
         (lambda: ls.eigh(_A, subset_by_value=(1.0, -1.0)), ValueError, r"^subset_by_value: expected a < b"),

@@ -83,8 +83,10 @@ def symmetric_matrix(A, name: str = "A", rtol: float = 1e-10) -> np.ndarray:
     (max|A − Aᵀ| <= rtol · max|A|), in one pass in C++ without temporaries. C- and
     F-contiguous float64 input is not copied."""
     arr = np.asarray(A)
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float64)  # as numpy would
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
+        raise TypeError(f"{name}: expected a real floating-point (or integer) array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.size == 0:
         raise ValueError(f"{name}: expected a non-empty square (n, n) matrix, got shape {arr.shape}")
     if arr.dtype == np.float64 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
