@@ -1,24 +1,65 @@
-"""Command line: ``landscope info``, ``landscope bench [options]`` and ``landscope spectrum [options]``."""
+"""Command line: ``landscope info``, ``landscope bench [options]`` and ``landscope spectrum [options]``.
+
+Bad arguments or input files end with one line on stderr naming the argument and exit code 2;
+Ctrl-C ends with ``landscope: interrupted`` and exit code 130.
+"""
 from __future__ import annotations
 
+import argparse
 import sys
 
-USAGE = """usage: landscope {info,bench,spectrum} ...
-
+COMMANDS = """commands:
   info      print version, Eigen version, SIMD build, OpenMP and thread count
   bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
             index of a benchmark problem or an .npz data set (landscope spectrum --help)"""
 
+SUITES = ("derivatives", "spectra", "training")
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line on stderr (no usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="landscope", usage="landscope [--version] [--cmake-dir] {info,bench,spectrum} ...",
+                     description="landscope: exact derivatives, Hessians, tangent kernels and their spectra.",
+                     epilog=COMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print 'landscope <version>' and exit")
+    parser.add_argument("--cmake-dir", action="store_true",
+                        help="print the folder of landscopeConfig.cmake (for landscope_DIR) and exit")
+    parser.add_argument("command", nargs="?", metavar="{info,bench,spectrum}", help="see below")
+    return parser
+
+
+def _run(argv: list) -> int:
+    # Options before the command belong to `landscope`, everything after it to the command.
+    split = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    parser = _parser()
+    top = parser.parse_args(argv[: split + 1])
+    command, rest = top.command, argv[split + 1:]
+    if top.version or top.cmake_dir:
+        if command is not None:
+            parser.error(f"{'--version' if top.version else '--cmake-dir'}: takes no command, got {command!r}")
+        if top.version:
+            from landscope import __version__
+
+            print(f"landscope {__version__}")
+        if top.cmake_dir:
+            from landscope._paths import cmake_dir
+
+            print(cmake_dir())
+        return 0
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
     if command == "info":
+        if rest:
+            return _fail("info", f"takes no arguments, got {' '.join(rest)}")
         import landscope
 
         for key, value in landscope.info().items():
@@ -28,15 +69,41 @@ def main(argv=None) -> int:
         import importlib
 
         suite = "derivatives"
-        if rest and rest[0] in ("derivatives", "spectra", "training"):
+        if rest and not rest[0].startswith("-"):
+            if rest[0] not in SUITES:
+                return _fail("bench", f"unknown suite {rest[0]!r}; choose from {', '.join(SUITES)}")
             suite, rest = rest[0], rest[1:]
-        return importlib.import_module(f"landscope.bench.bench_{suite}").main(rest)
+        return _api_errors("bench", lambda: importlib.import_module(f"landscope.bench.bench_{suite}").main(rest))
     if command == "spectrum":
         from landscope._spectrum_cli import main as spectrum
 
-        return spectrum(rest)
-    print(f"landscope: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        return _api_errors("spectrum", lambda: spectrum(rest))
+    parser.error(f"unknown command {command!r}; choose from info, bench, spectrum (landscope --help)")
+    return 2  # not reached
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"landscope {command}: {message}", file=sys.stderr)
     return 2
+
+
+def _api_errors(command: str, run) -> int:
+    """Bad input that only the landscope API detects: one line naming the command, exit code 2."""
+    try:
+        return run()
+    except (ValueError, TypeError, MemoryError) as e:
+        text = str(e).strip()
+        return _fail(command, text.splitlines()[0] if text else type(e).__name__)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("\nlandscope: interrupted" if sys.stderr.isatty() else "landscope: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import _validation as val
+from . import _progress
 from ._progress import ProgressLine
 from ._loader import core as _core
 from .operators import Operator, as_operator, symmetric_matrix
@@ -173,7 +174,7 @@ class _Progress(ProgressLine):
 
 def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Optional[int] = None,
           ncv: Optional[int] = None, block_size: int = 1, v0=None, seed: int = 0, *,
-          n: Optional[int] = None, progress: bool = False,
+          n: Optional[int] = None, progress: Optional[bool] = None,
           callback: Optional[Callable[[dict], Optional[bool]]] = None) -> EigshResult:
     """k eigenpairs of a symmetric operator by thick-restart Lanczos.
 
@@ -192,7 +193,9 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
     block_size : vectors per operator product (block Lanczos); >= the multiplicity of a
         repeated eigenvalue guarantees all its copies are found
     v0 : start vector (n,) or block (n, c), c <= block_size; default random from ``seed``
-    progress : print restarts, products and converged pairs to stderr
+    progress : a progress line on stderr (restarts, products, converged pairs). None (default):
+        only when stderr is a terminal; True: also elsewhere (whole lines every few seconds);
+        False: never
     callback : called after every restart with a dict (restarts, products, converged, wanted,
         max_residual); return False to stop (then ConvergenceError is raised)
 
@@ -201,6 +204,13 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
     ``maxiter`` restarts do not suffice. Problems with n <= ncv + block_size are solved densely.
     Ctrl-C interrupts between restarts.
     """
+    return _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, callback)
+
+
+def _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, callback,
+           label: Optional[str] = None) -> EigshResult:
+    """:func:`eigsh`, with ``label`` naming the progress line (default "eigsh <which> k=<k>")."""
+    show_progress = _progress.enabled(progress)
     A = as_operator(op, n, name="op")
     size = A.size
     k = _int("k", k, 1)
@@ -234,7 +244,7 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
         V0 = np.asfortranarray(V0)
     seed = _seed(seed)
     val.check_memory(8 * size * (ncv_eff + 3 * block_size + k), f"eigsh: a Lanczos basis of {ncv_eff} vectors of length {size}")
-    show = _Progress(f"eigsh {which} k={k}", progress)
+    show = _Progress(label or f"eigsh {which} k={k}", show_progress)
 
     def hook(p: dict) -> bool:
         show(p)
@@ -387,11 +397,12 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
 # critical points
 
 def negative_count(H: Operator, bottom: np.ndarray, threshold: float, *, seed: int = 0, num_probes: int = 20,
-                   steps: int = 80) -> tuple[float, float, bool, str]:
+                   steps: int = 80, progress: Optional[bool] = None) -> tuple[float, float, bool, str]:
     """The number of eigenvalues of H below −threshold, given its k smallest (``bottom``).
 
     Exact when fewer than k of them are below (Lanczos found the whole negative part); else
     an SLQ estimate (at least k) with its standard error. Returns (index, error, exact, method).
+    ``progress`` is that of :func:`spectral_density` (the SLQ run).
     """
     neg = int(np.sum(np.asarray(bottom) < -threshold))
     if neg < len(bottom):
@@ -428,7 +439,7 @@ class Classification:
 
 def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k: int = 6,
              dense_max: int = 2048, seed: int = 0, num_probes: int = 20, steps: int = 80,
-             eig_tol: float = 1e-10) -> Classification:
+             eig_tol: float = 1e-10, progress: Optional[bool] = None) -> Classification:
     """Classify w as a local minimum, strict saddle, degenerate point or not a critical point.
 
     The gradient norm is compared with ``grad_tol`` (default ``tol``). Eigenvalues count as
@@ -436,6 +447,9 @@ def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k
     For P <= ``dense_max`` the whole Hessian spectrum is computed and the index is exact;
     otherwise Lanczos finds the k smallest and the largest eigenvalue, and the index is exact
     when fewer than k of them are negative, else estimated by SLQ with an error bar.
+    ``progress``: a line on stderr per phase (the dense eigenvalues, or the two Lanczos runs and
+    the SLQ run). None (default): only when stderr is a terminal; True: also elsewhere (whole
+    lines); False: never.
     """
     from .models import Model
 
@@ -445,23 +459,28 @@ def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k
     grad_tol = tol if grad_tol is None else _positive("grad_tol", grad_tol)
     k = _int("k", k, 1)
     dense_max = _int("dense_max", dense_max, 0)
+    progress = _progress.enabled(progress)
     w = model._w(w)
     loss, g = model.loss_and_gradient(w)
     gnorm = float(np.linalg.norm(g))
     P = model.num_params
     if P <= max(dense_max, k + 1):
-        lam = np.linalg.eigvalsh(model.hessian(w))
+        with _progress.phase(f"classify: the dense {P} x {P} Hessian and its eigenvalues", progress):
+            lam = np.linalg.eigvalsh(model.hessian(w))
         lmin, lmax = float(lam[0]), float(lam[-1])
         thr = tol * max(1.0, abs(lmin), abs(lmax))
         index, err, exact, method = float(np.sum(lam < -thr)), 0.0, True, "dense"
         bottom, top = lam[: min(k, P)], lam[-min(k, P):]
     else:
         H = model.hessian_operator(w)
-        top = eigsh(H, k=1, which="LA", tol=eig_tol, seed=seed).eigenvalues
-        bottom = eigsh(H, k=k, which="SA", tol=eig_tol, seed=seed).eigenvalues
+        top = _eigsh(H, 1, "LA", eig_tol, None, None, 1, None, seed, None, progress, None,
+                     label="classify: largest eigenvalue of H").eigenvalues
+        bottom = _eigsh(H, k, "SA", eig_tol, None, None, 1, None, seed, None, progress, None,
+                        label=f"classify: {k} smallest eigenvalues of H").eigenvalues
         lmin, lmax = float(bottom[0]), float(top[-1])
         thr = tol * max(1.0, abs(lmin), abs(lmax))
-        index, err, exact, method = negative_count(H, bottom, thr, seed=seed, num_probes=num_probes, steps=steps)
+        index, err, exact, method = negative_count(H, bottom, thr, seed=seed, num_probes=num_probes, steps=steps,
+                                                   progress=progress)
     if gnorm > grad_tol:
         verdict = "not critical"
     elif lmin < -thr:

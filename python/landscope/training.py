@@ -14,6 +14,7 @@ import numpy as np
 from . import _validation as val
 from . import schedules as _schedules
 from ._loader import core as _core
+from . import _progress
 from ._progress import ProgressLine
 from .models import Model, ProductToy
 from .optim import Optimizer
@@ -241,7 +242,7 @@ def _saved_arguments(traj: Trajectory) -> dict:
 def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=_UNSET, clip_norm=_UNSET,
           ema=_UNSET, swa=_UNSET, record_every=_UNSET, record=_UNSET, loss_star=_UNSET, tol=_UNSET,
           blowup=_UNSET, sharpness_tol=_UNSET, resume: Optional[Trajectory] = None,
-          progress: bool = True) -> Trajectory:
+          progress: Optional[bool] = None) -> Trajectory:
     """Trains ``model`` from ``w0`` in a C++ loop and returns the recorded :class:`Trajectory`.
 
     Parameters
@@ -270,7 +271,8 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         are those of the resumed run (a callable schedule must be passed again); the result is
         then bit-identical to an uninterrupted run. Arguments may also change (a new schedule,
         say); an EMA or SWA switched on at a resume starts from the current iterate
-    progress : redraw a one-line progress display on stderr about every 0.25 s
+    progress : a progress line on stderr (step, loss, ‖∇L‖). None (default): only when stderr is a
+        terminal, redrawn in place; True: also elsewhere, as whole lines every few seconds; False: never
 
     Ctrl-C stops the run cleanly: the returned trajectory has status "interrupted" and can be
     resumed.
@@ -352,7 +354,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         except ValueError as e:
             raise ValueError(f"resume: the saved optimizer state does not fit: {e}") from None
 
-    show = _Progress(progress)
+    show = _Progress(_progress.enabled(progress))
     start = time.perf_counter()
     try:
         status, message, rows, state, products = _core.train(model._m, core_opt, state, core_sched, options, show)
