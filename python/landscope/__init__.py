@@ -29,7 +29,7 @@ from .spectra import (
     spectral_density,
     trace,
 )
-from .training import Trajectory, train
+from .training import Trajectory, TrainingInterrupted, train
 
 __version__ = _core.__version__
 
@@ -54,6 +54,7 @@ __all__ = [
     "Classification",
     "train",
     "Trajectory",
+    "TrainingInterrupted",
     "optim",
     "schedules",
     "theory",

@@ -321,13 +321,16 @@ class SpectralDensity:
 
 
 def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *, n: Optional[int] = None,
-                     grid=512, sigma: Optional[float] = None, block: int = 4) -> SpectralDensity:
+                     grid=512, sigma: Optional[float] = None, block: int = 4,
+                     progress: Optional[bool] = None) -> SpectralDensity:
     """Eigenvalue density of a symmetric operator by stochastic Lanczos quadrature.
 
     Each of ``num_probes`` Rademacher probes runs ``steps`` Lanczos steps (full
     reorthogonalization), ``block`` probes at a time through batched products. ``grid`` is a
     number of points spanning the nodes (± 3 sigma) or an array of points; ``sigma`` defaults
     to 1% of the node range. Memory: about block · steps vectors of length n.
+    ``progress``: a line on stderr with the probes done (None: only when stderr is a terminal).
+    Ctrl-C stops it within a product and raises KeyboardInterrupt.
     """
     A = as_operator(op, n, name="op")
     num_probes = _int("num_probes", num_probes, 1)
@@ -337,7 +340,12 @@ def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *
     steps = min(steps, A.size)
     block = min(block, num_probes)
     val.check_memory(8 * A.size * (block * (steps + 2)), f"spectral_density: {block} x {steps} Lanczos vectors of length {A.size}")
-    nodes, weights, products = _core.lanczos_quadrature(A._op, num_probes, steps, seed, block)
+    line = ProgressLine(_progress.enabled(progress))
+    report = (lambda done, total: line.show(f"spectral_density: {done}/{total} probes")) if line.enabled else None
+    try:
+        nodes, weights, products = _core.lanczos_quadrature(A._op, num_probes, steps, seed, block, report)
+    finally:
+        line.close()
     lo, hi = float(nodes.min()), float(nodes.max())
     if sigma is None:
         sigma = max(hi - lo, abs(hi), 1e-300) * 0.01
@@ -407,7 +415,7 @@ def negative_count(H: Operator, bottom: np.ndarray, threshold: float, *, seed: i
     neg = int(np.sum(np.asarray(bottom) < -threshold))
     if neg < len(bottom):
         return float(neg), 0.0, True, "lanczos"
-    dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed)
+    dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed, progress=progress)
     index, err = dens.count_below(-threshold)
     return max(index, float(neg)), err, False, "lanczos+slq"
 

@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import time
+import zipfile
 from typing import Optional
 
 import numpy as np
@@ -19,7 +20,7 @@ from ._progress import ProgressLine
 from .models import Model, ProductToy
 from .optim import Optimizer
 
-__all__ = ["train", "Trajectory", "COLUMNS", "DIAGNOSTICS"]
+__all__ = ["train", "Trajectory", "TrainingInterrupted", "COLUMNS", "DIAGNOSTICS"]
 
 #: Columns of every trajectory, one entry per recorded row.
 COLUMNS = ("step", "loss", "grad_norm", "pl", "lr", "distance")
@@ -157,12 +158,21 @@ class Trajectory:
         path = os.fspath(path)
         if not os.path.exists(path) and not path.endswith(".npz") and os.path.exists(path + ".npz"):
             path += ".npz"
-        with np.load(path, allow_pickle=False) as f:
+        try:
+            return cls._read(path)
+        except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as e:
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise ValueError(f"path: {path!r} is not a readable saved landscope Trajectory ({e})") from None
+
+    @classmethod
+    def _read(cls, path: str) -> "Trajectory":
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:  # closed on errors too
             if "metadata" not in f.files:
-                raise ValueError(f"path: {path!r} is not a saved landscope Trajectory (no metadata)")
+                raise ValueError("no metadata")
             meta = json.loads(str(f["metadata"]))
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"path: {path!r} is not a saved landscope Trajectory")
+                raise ValueError(f"format {meta.get('format')!r}")
             columns = {k[4:]: f[k] for k in f.files if k.startswith("col_")}
             state = dict(meta["state"])
             for k in f.files:
@@ -239,6 +249,37 @@ def _saved_arguments(traj: Trajectory) -> dict:
                 sharpness_tol=o["sharpness_tol"])
 
 
+def _model_signature(model: Model) -> dict:
+    """What a resumed run must agree on: the class, P, n, k and the configuration."""
+    config = model._config if model._config is not None else {"d": getattr(model, "d", None)}
+    config = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in config.items()}
+    return {"class": type(model).__name__, "num_params": model.num_params, "num_samples": model.num_samples,
+            "output_dim": model.output_dim, "config": config}
+
+
+def _check_resumable(model: Model, resume: "Trajectory") -> None:
+    """ValueError naming what differs between ``model`` and the model of the saved run, or a
+    saved state array of the wrong shape."""
+    saved, now = resume.config.get("model", {}), _model_signature(model)
+    names = {"class": "model class", "num_params": "parameter count P", "num_samples": "sample count n",
+             "output_dim": "output count k"}
+    for key, what in names.items():
+        if key in saved and saved[key] != now[key]:
+            raise ValueError(f"resume: the run was made with {what} {saved[key]!r}, the model has {now[key]!r}")
+    for key, value in saved.get("config", {}).items():
+        if now["config"].get(key) != value:
+            raise ValueError(f"resume: the run's model had {key}={value!r}, this model has "
+                             f"{key}={now['config'].get(key)!r}")
+    P, N = model.num_params, model.num_outputs
+    shapes = {"w": (P,), "w0": (P,), "ema": (P,), "swa_sum": (P,), "sharpness_vector": (P,),
+              "kernel_vector": (N,), "kernel0": (N, N)}
+    for key, shape in shapes.items():
+        value = resume._state.get(key)
+        if value is not None and np.shape(value) != shape:
+            raise ValueError(f"resume: the saved state {key!r} has shape {np.shape(value)}, expected {shape} "
+                                               f"for this model (P = {P}, n·k = {N})")
+
+
 def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=_UNSET, clip_norm=_UNSET,
           ema=_UNSET, swa=_UNSET, record_every=_UNSET, record=_UNSET, loss_star=_UNSET, tol=_UNSET,
           blowup=_UNSET, sharpness_tol=_UNSET, resume: Optional[Trajectory] = None,
@@ -274,8 +315,13 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     progress : a progress line on stderr (step, loss, ‖∇L‖). None (default): only when stderr is a
         terminal, redrawn in place; True: also elsewhere, as whole lines every few seconds; False: never
 
-    Ctrl-C stops the run cleanly: the returned trajectory has status "interrupted" and can be
-    resumed.
+    Raises
+    ------
+    TrainingInterrupted
+        on Ctrl-C (a KeyboardInterrupt): the run stops cleanly within about a second and the
+        exception's ``trajectory`` (status "interrupted") holds everything recorded so far;
+        ``train(model, None, None, steps, resume=e.trajectory)`` continues it bit-identically.
+        A script that does not catch it stops, as on any other Ctrl-C.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model: expected a landscope model, got {type(model).__name__}")
@@ -285,8 +331,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
             raise TypeError(f"resume: expected a Trajectory, got {type(resume).__name__}")
         if resume.status == "diverged":
             raise ValueError(f"resume: the run diverged ({resume.message}); there is nothing to continue")
-        if resume.w.shape != (P,):
-            raise ValueError(f"resume: the trajectory has {resume.w.shape[0]} parameters, the model {P}")
+        _check_resumable(model, resume)
         saved = Optimizer.from_dict(resume.config["optimizer"])
         if optimizer is None:
             optimizer = saved
@@ -324,7 +369,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 2048):
         val.check_memory(24 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
     if intervals["hessian_norm"]:
-        val.check_memory(8 * P * P, "record: 'hessian_norm' needs the dense P x P Hessian")
+        val.check_memory(8 * P * P, "record: 'hessian_norm' (the dense P x P Hessian)")
     extra = sum(1 for k in DIAGNOSTICS[:-1] if intervals[k])
     val.check_memory(8 * (len(COLUMNS) + extra) * 2 * (steps // record_every + 2),
                      "the trajectory's rows (with the copy returned to Python)")
@@ -377,7 +422,19 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         "schedule": schedule.to_dict() if isinstance(schedule, _schedules.Schedule) else
                     (None if schedule is None else "callable"),
         "options": {k: v for k, v in options.items() if k != "callback_seconds"},
-        "model": {"class": type(model).__name__, "num_params": P, "num_samples": model.num_samples},
+        "model": _model_signature(model),
     }
-    return Trajectory(rows, params, params_step, state, dict(core_opt.state()), status, message, config,
+    traj = Trajectory(rows, params, params_step, state, dict(core_opt.state()), status, message, config,
                       prev_products + products, prev_elapsed + elapsed)
+    if status == "interrupted":
+        raise TrainingInterrupted(traj)
+    return traj
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`. ``trajectory`` is the partial run (status "interrupted"),
+    which ``train(..., resume=trajectory)`` continues as if nothing had happened."""
+
+    def __init__(self, trajectory: Trajectory):
+        super().__init__(f"training {trajectory.message}; the partial run is in .trajectory")
+        self.trajectory = trajectory
