@@ -789,9 +789,12 @@ def test_resume_after_interrupt():
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
-        traj = run(model, w0, opt, 10**11, **kw)
+        with pytest.raises(KeyboardInterrupt) as info:
+            run(model, w0, opt, 10**11, **kw)
     finally:
         timer.cancel()
+    assert isinstance(info.value, ls.TrainingInterrupted)
+    traj = info.value.trajectory
     assert traj.status == "interrupted"
     assert 0 < traj.current_step < 10**11
     assert np.all(traj["step"] < traj.current_step) and np.all(np.isfinite(traj["lr"]))
@@ -808,9 +811,11 @@ def test_interrupted_run_has_no_row_at_its_current_step():
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
-        traj = run(model, model.init(0), optim.GD(1e-3), 10**11, record_every=10**6)
+        with pytest.raises(ls.TrainingInterrupted) as info:
+            run(model, model.init(0), optim.GD(1e-3), 10**11, record_every=10**6)
     finally:
         timer.cancel()
+    traj = info.value.trajectory
     assert traj.status == "interrupted"
     assert traj["step"][-1] < traj.current_step
     assert traj["step"][-1] == (traj.current_step - 1) // 10**6 * 10**6
@@ -1190,7 +1195,9 @@ def test_ctrl_c_inside_the_progress_display_stops_cleanly(monkeypatch):
 
     monkeypatch.setattr(training._Progress, "__call__", interrupt)
     model = ls.ProductToy(10)
-    traj = ls.train(model, model.init(0), optim.GD(1e-3), 10**10, record_every=10**6, progress=True)
+    with pytest.raises(ls.TrainingInterrupted) as info:
+        ls.train(model, model.init(0), optim.GD(1e-3), 10**10, record_every=10**6, progress=True)
+    traj = info.value.trajectory
     assert traj.status == "interrupted" and 0 < traj.current_step < 10**10
 
 
