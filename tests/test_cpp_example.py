@@ -94,10 +94,7 @@ def test_installed_package_links_and_matches_python(example_output):
 def test_source_build_installs_a_cmake_package(tmp_path):
     """From the source tree: configure, build, `cmake --install`, then the examples project
     finds that prefix (about two minutes: it compiles the core)."""
-    import cmeel  # noqa: F401  (the test extra's Eigen)
-
-    prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    prefix = _run([sys.executable, "-m", "cmeel", "cmake"]).strip()  # the test extra's Eigen
     build, install = tmp_path / "build", tmp_path / "install"
     _run([_cmake(), "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix}"])
     _run([_cmake(), "--build", build, "-j", "2"])
