@@ -245,6 +245,7 @@ def _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, c
     seed = _seed(seed)
     val.check_memory(8 * size * (ncv_eff + 3 * block_size + k), f"eigsh: a Lanczos basis of {ncv_eff} vectors of length {size}")
     show = _Progress(label or f"eigsh {which} k={k}", show_progress)
+    show.show(f"{show.label}: filling a basis of {ncv_eff} vectors ...")  # the first restart can take long
 
     def hook(p: dict) -> bool:
         show(p)
