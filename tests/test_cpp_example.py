@@ -19,9 +19,11 @@ from landscope._paths import cmake_dir
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _run(cmd, **kw):
-    """Runs a build command; on failure the test fails with the command's own output."""
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+def _run(cmd):
+    """Runs a build command; on failure the test fails with the command's own output. The build
+    tools run without a sanitizer preload (.ci/sanitize sets LD_PRELOAD for the interpreter)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         pytest.fail(f"{' '.join(map(str, cmd))} failed (exit {r.returncode}):\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}",
                     pytrace=False)
