@@ -282,6 +282,22 @@ def test_spectrum_cross_entropy(capsys, files, tmp_path):
         assert report["index"] == np.sum(lam < -1e-6 * max(scale, 1.0))
 
 
+def test_spectrum_num_classes(capsys, files, tmp_path):
+    """Labels in which a class does not occur need --num-classes (one line naming it, exit 2)."""
+    d = np.load(files["ints.npz"])
+    path = tmp_path / "gap.npz"
+    np.savez(path, X=d["X"], y=2 * d["y"])  # labels 0 and 2: class 1 never occurs
+    code, _, err = cli(capsys, "spectrum", "--data", str(path), "--loss", "cross_entropy", "--widths", "4")
+    assert code == 2 and "num_classes" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "spectrum", "--data", str(path), "--loss", "cross_entropy", "--widths", "4",
+                         "--num-classes", "3", "--k", "4", "--probes", "4", "--no-progress")
+    assert code == 0, err
+    net = ls.MLP(d["X"], 2 * d["y"], [4], loss="cross_entropy", num_classes=3)
+    assert net.output_dim == 3 and f"P = {net.num_params:,}" in out
+    code, _, err = cli(capsys, "spectrum", "--data", str(path), "--num-classes", "3")
+    assert code == 2 and "--num-classes" in err and "cross_entropy" in err
+
+
 def test_spectrum_progress_lines(files):
     """--progress on a pipe: whole lines for each phase, no carriage returns; the default shows none."""
     args = ("spectrum", "--data", files["tiny.npz"], "--width", "3", "--k", "2", "--probes", "8")
@@ -369,7 +385,8 @@ def test_landscope_bench_dispatch():
 def test_progress_argument():
     assert _progress.enabled(True) is True and _progress.enabled(False) is False
     assert _progress.enabled(np.bool_(True)) is True
-    for bad in (1, "yes", 0.0):
+    assert _progress.enabled(1) is True and _progress.enabled(0) is False
+    for bad in (2, "yes", 0.0):
         with pytest.raises(TypeError, match="progress"):
             _progress.enabled(bad)
     with pytest.raises(TypeError, match="progress"):
@@ -402,7 +419,8 @@ def _lines(err: str) -> list:
 def test_progress_true_writes_whole_lines_off_a_terminal(capfd):
     ls.eigsh(_problem(), k=3, progress=True)
     lines = _lines(capfd.readouterr().err)
-    assert all(line.startswith("eigsh LA k=3: restart") for line in lines)
+    assert lines[0] == "eigsh LA k=3: filling a basis of 30 vectors ..."
+    assert all(line.startswith("eigsh LA k=3: restart") for line in lines[1:])
     X = np.random.default_rng(1).standard_normal((20, 3))
     net = ls.ShallowNet(X, X[:, 0], width=8)
     ls.classify(net, net.init(0), progress=True)

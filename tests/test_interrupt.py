@@ -1,9 +1,11 @@
 """Ctrl-C (SIGINT) stops every long computation within about a second, and fork-started children
 work after the parent ran parallel code.
 
-Each interrupted call is sized to take several seconds uninterrupted; the interrupt lands 0.2 s
-in, and the call must raise within 1.5 s of it. These bounds are the feature ("within about a
-second"), not a performance claim: a broken interrupt path misses them by seconds.
+Each interrupted call is sized to take several seconds uninterrupted (here: 3-10 s, and 10-40 s
+for the solvers), the interrupt lands 0.1-0.3 s in, and the call must raise within 3 s of it
+(about 0.1 s here; up to 2 s under AddressSanitizer). The bound is the feature ("within about a
+second", with room for a loaded or instrumented machine), not a performance claim: a broken
+interrupt path runs the whole call.
 """
 import _thread
 import multiprocessing
@@ -17,7 +19,7 @@ import pytest
 import landscope as ls
 
 DELAY = 0.2
-LATE = 1.5  # seconds after the interrupt by which the call must have stopped
+LATE = 3.0  # seconds after the interrupt by which the call must have stopped
 
 
 def _stop_time(fn, delay=DELAY, fire=_thread.interrupt_main):
@@ -80,8 +82,8 @@ def test_dense_hessian_and_parts(mlp):
 @pytest.fixture(scope="module")
 def wide():
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((6000, 16))
-    net = ls.ShallowNet(X, rng.standard_normal(6000), 1024)
+    X = rng.standard_normal((8000, 16))
+    net = ls.ShallowNet(X, rng.standard_normal(8000), 1024)
     return net, net.init(0)
 
 
@@ -104,14 +106,14 @@ def test_training_row_is_retaken_after_an_interrupt():
     net = ls.MLP(rng.standard_normal((256, 16)), rng.standard_normal(256), [48, 32])  # P = 2336
     w = net.init(0)
     kw = dict(record_every=2, record=("hessian_norm",), progress=False)
-    late, e = _stop_time(lambda: ls.train(net, w, ls.optim.GD(1e-3), 2, **kw), delay=0.3)
+    late, e = _stop_time(lambda: ls.train(net, w, ls.optim.GD(1e-3), 4, **kw), delay=0.3)
     assert late < LATE
     assert isinstance(e, ls.TrainingInterrupted)
     part = e.trajectory
     assert part.status == "interrupted"
-    assert len(part) == 0 and part.current_step == 0  # the interrupt landed in row 0
-    cont = ls.train(net, None, None, 2, resume=part, **kw)
-    full = ls.train(net, w, ls.optim.GD(1e-3), 2, **kw)
+    assert part.current_step % 2 == 0 and len(part) == part.current_step // 2  # stopped inside a row
+    cont = ls.train(net, None, None, 4, resume=part, **kw)
+    full = ls.train(net, w, ls.optim.GD(1e-3), 4, **kw)
     np.testing.assert_array_equal(cont.step, full.step)
     np.testing.assert_array_equal(cont.hessian_norm, full.hessian_norm)
     np.testing.assert_array_equal(cont.w, full.w)
@@ -131,6 +133,25 @@ def test_other_exceptions_from_signal_handlers_pass_through(mlp):
         with pytest.raises(TimeoutError, match="alarm"):
             ls.spectral_density(net.hessian_operator(w), num_probes=400, steps=200, progress=False)
         assert time.perf_counter() - start < DELAY + LATE
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_a_signal_handler_exception_inside_a_training_row_passes_through():
+    """Not swallowed by the loop's interrupt handling (a SIGTERM handler calling sys.exit, say)."""
+    rng = np.random.default_rng(3)
+    net = ls.MLP(rng.standard_normal((256, 16)), rng.standard_normal(256), [48, 32])
+
+    def alarm(signum, frame):
+        raise TimeoutError("alarm")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(TimeoutError, match="alarm"):
+            ls.train(net, net.init(0), ls.optim.GD(1e-3), 4, record_every=2, record=("hessian_norm",),
+                     progress=False)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

@@ -15,10 +15,13 @@ namespace {
 /// each thread that calls into landscope has its own pending exception.
 thread_local std::unique_ptr<py::error_already_set> t_pending;
 
+/// Python's main thread, the only one that runs signal handlers.
+unsigned long g_main_thread = 0;
+
 /// The engine's interrupt handler: runs Python's signal handlers (Ctrl-C raises
-/// KeyboardInterrupt in them). Only the main thread handles signals; elsewhere this is false.
+/// KeyboardInterrupt in them). On other threads it returns false without taking the GIL.
 bool python_interrupt_requested() {
-  if (!Py_IsInitialized()) return false;
+  if (PyThread_get_thread_ident() != g_main_thread || !Py_IsInitialized()) return false;
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() == 0) return false;
   if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
@@ -31,9 +34,13 @@ bool python_interrupt_requested() {
 
 }  // namespace
 
-/// Forgets an exception stashed by the interrupt handler (for callers that handle
-/// landscope::Interrupted themselves). Needs the GIL.
-void drop_pending_interrupt() { t_pending.reset(); }
+/// For callers that handle landscope::Interrupted themselves (the training loop): raises the
+/// exception a signal handler raised meanwhile if it was not a KeyboardInterrupt. Needs the GIL.
+void raise_pending_interrupt() {
+  if (!t_pending) return;
+  std::unique_ptr<py::error_already_set> e = std::move(t_pending);
+  throw std::move(*e);
+}
 
 void bind_threads(py::module_& m) {
   m.def("num_threads", &landscope::num_threads);
@@ -51,6 +58,7 @@ void bind_threads(py::module_& m) {
 #endif
   });
 
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   landscope::set_interrupt_handler(&python_interrupt_requested);
   py::register_local_exception_translator([](std::exception_ptr p) {
     try {
@@ -62,6 +70,9 @@ void bind_threads(py::module_& m) {
       } else {
         PyErr_SetNone(PyExc_KeyboardInterrupt);
       }
+    } catch (...) {
+      t_pending.reset();  // another exception won: the stashed one is stale
+      throw;
     }
   });
 }

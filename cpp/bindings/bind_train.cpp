@@ -12,7 +12,7 @@
 namespace py = pybind11;
 using namespace landscope;
 
-void drop_pending_interrupt();  // bind_threads.cpp
+void raise_pending_interrupt();  // bind_threads.cpp
 
 namespace {
 
@@ -168,7 +168,7 @@ void bind_train(py::module_& m) {
           py::gil_scoped_release release;
           train(model, opt, s, tr, t);
         }
-        drop_pending_interrupt();  // the loop turned an interrupt inside a row into its status
+        raise_pending_interrupt();  // a signal handler's own exception, if it raised one in a row
         py::dict rows;
         rows["step"] = array(tr.step);
         rows["loss"] = array(tr.loss);

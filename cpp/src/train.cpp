@@ -322,6 +322,7 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
   if (o.ema_decay > 0 && s.ema.size() == 0) s.ema = s.w;
   if (o.swa_start >= 0 && s.swa_sum.size() == 0) s.swa_sum = Vector::Zero(P);
   tr.status = TrainStatus::Running;
+  s.stop_products = 0;
   if (o.kernel_drift_every > 0 && s.kernel0.size() == 0) {
     try {
       s.kernel0 = model.tangent_kernel(s.w0);
@@ -351,7 +352,6 @@ TrainStatus train(const Model& model, Optimizer& opt, TrainState& s, Trajectory&
   detail::advise_huge_pages(tr.step.data(), rows * sizeof(Step));
   Vector g(P), full_g(P), ema_before, swa_before;  // the averages before the last iterate joined
   bool ema_joined = false, swa_joined = false;
-  s.stop_products = 0;
 
   using Clock = std::chrono::steady_clock;
   auto last_check = Clock::now();

@@ -1,9 +1,9 @@
 """Progress output on stderr, shared by the long-running entry points and the CLI.
 
 One policy everywhere (``progress=`` of :func:`~landscope.train`, :func:`~landscope.eigsh`,
-:func:`~landscope.classify`, :func:`~landscope.spectral_density`, :func:`~landscope.trace` and
-``landscope spectrum``): ``None`` (the default) shows progress only when stderr is a terminal,
-``True`` always, ``False`` never. On a terminal one line is redrawn in place (``\\r``) a few times
+:func:`~landscope.classify`, :func:`~landscope.spectral_density` and ``landscope spectrum``):
+``None`` (the default) shows progress only when stderr is a terminal, ``True`` (or 1) always,
+``False`` (or 0) never. On a terminal one line is redrawn in place (``\\r``) a few times
 a second; elsewhere (a log file, a pipe, a notebook's captured stream) whole ``\\n``-terminated
 lines are written, at most one every few seconds, and the last state when the work ends.
 """
@@ -29,7 +29,7 @@ def enabled(progress) -> bool:
     """
     if progress is None:
         return _stderr_is_terminal()
-    if isinstance(progress, (bool, np.bool_)):
+    if isinstance(progress, (bool, np.bool_)) or (isinstance(progress, (int, np.integer)) and progress in (0, 1)):
         return bool(progress)
     raise TypeError(f"progress: expected None (show on a terminal only), True or False, got {progress!r}")
 

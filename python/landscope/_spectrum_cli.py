@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loss", choices=("square", "cross_entropy"), default=None,
                         help="loss for --data; cross_entropy (MLP only) takes integer class labels y, "
                              "square needs float targets y (default: square)")
+    parser.add_argument("--num-classes", type=_integer(2), default=None,
+                        help="classes k of --loss cross_entropy when some label 0..k-1 does not occur in y "
+                             "(default: max(y) + 1)")
     parser.add_argument("--width", type=_integer(1), default=None,
                         help=f"hidden width of --model shallow (default: {DEFAULTS['width']})")
     parser.add_argument("--widths", type=_widths, default=None,
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(parser, args) -> None:
     """Reject options that conflict, or that do not apply; fill in the defaults."""
-    data_only = ("model", "loss", "width", "widths", "activation")
+    data_only = ("model", "loss", "num_classes", "width", "widths", "activation")
     if args.data is None:
         for name in data_only:
             if getattr(args, name) is not None:
@@ -134,6 +137,8 @@ def check_options(parser, args) -> None:
         parser.error("--problem and --data: give one of them")
     args.loss = args.loss or DEFAULTS["loss"]
     args.model = args.model or ("mlp" if args.loss == "cross_entropy" else DEFAULTS["model"])
+    if args.num_classes is not None and args.loss != "cross_entropy":
+        parser.error("--num-classes: only applies with --loss cross_entropy")
     if args.model == "shallow":
         if args.loss == "cross_entropy":
             parser.error("--loss cross_entropy: needs --model mlp (ShallowNet has the square loss only)")
@@ -187,7 +192,8 @@ def data_model(parser, args):
             model = landscope.ShallowNet(X, y, width=args.width, activation=args.activation)
             what = f"shallow width {args.width}"
         else:
-            model = landscope.MLP(X, y, args.widths, activation=args.activation, loss=args.loss)
+            model = landscope.MLP(X, y, args.widths, activation=args.activation, loss=args.loss,
+                                  num_classes=args.num_classes)
             what = f"mlp widths {','.join(map(str, args.widths))}"
     except (ValueError, TypeError) as e:
         parser.error(f"{where}: {e}")

@@ -202,7 +202,7 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
     Returns an :class:`EigshResult` (ascending eigenvalues, eigenvectors, true residual norms,
     products, restarts). Raises :class:`ConvergenceError`, carrying the converged pairs, when
     ``maxiter`` restarts do not suffice. Problems with n <= ncv + block_size are solved densely.
-    Ctrl-C interrupts between restarts.
+    Ctrl-C stops it within about a second (between products) and raises KeyboardInterrupt.
     """
     return _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, callback)
 

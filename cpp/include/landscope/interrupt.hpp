@@ -16,7 +16,8 @@ class Interrupted : public std::runtime_error {
 };
 
 /// Returns true when the running computation should stop. Called from the thread that started
-/// the computation (never from an OpenMP worker), at most about every 20 ms.
+/// the computation (never from the workers of its OpenMP teams), at most about every 20 ms per
+/// thread; computations running side by side in several threads call it concurrently.
 using InterruptHandler = std::function<bool()>;
 
 /// Installs the handler (an empty function removes it). Not thread-safe against running
