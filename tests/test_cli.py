@@ -431,6 +431,17 @@ def test_progress_true_writes_whole_lines_off_a_terminal(capfd):
              progress=True)
     lines = _lines(capfd.readouterr().err)
     assert all(line.startswith("train: step ") for line in lines)
+    # spectral_density and trace report per block of probes; off a terminal the last state at the end
+    A = np.diag(np.arange(1.0, 41.0))
+    ls.spectral_density(A, num_probes=8, steps=10, progress=True)
+    assert _lines(capfd.readouterr().err)[-1] == "spectral_density: 8/8 probes"
+    ls.trace(A, num_probes=30, progress=True)
+    assert _lines(capfd.readouterr().err)[-1] == "trace: 30/30 products"
+    ls.trace(A, num_probes=12, method="hutchinson", block=5, progress=True)
+    assert _lines(capfd.readouterr().err)[-1] == "trace: 12/12 products"
+    for fn in (ls.spectral_density, ls.trace):
+        fn(A, progress=None)  # stderr is not a terminal here
+        assert capfd.readouterr().err == ""
 
 
 def test_progress_line_rate_limits(capsys, monkeypatch):

@@ -173,12 +173,20 @@ void bind_spectra(py::module_& m) {
         py::arg("progress") = py::none());
 
   m.def("trace",
-        [](const LinearOperator& op, Index num_probes, const std::string& method, std::uint64_t seed, Index block) {
+        [](const LinearOperator& op, Index num_probes, const std::string& method, std::uint64_t seed, Index block,
+           std::optional<py::function> progress) {
+          ProbeProgress report;
+          if (progress) {
+            report = [&progress](Index done, Index total) {
+              py::gil_scoped_acquire gil;
+              (*progress)(done, total);
+            };
+          }
           TraceResult t;
           {
             py::gil_scoped_release release;
-            if (method == "hutchinson") t = trace_hutchinson(op, num_probes, seed, block);
-            else if (method == "hutch++") t = trace_hutchpp(op, num_probes, seed, block);
+            if (method == "hutchinson") t = trace_hutchinson(op, num_probes, seed, block, report);
+            else if (method == "hutch++") t = trace_hutchpp(op, num_probes, seed, block, report);
             else throw std::invalid_argument("method: expected 'hutchinson' or 'hutch++', got '" + method + "'");
           }
           py::dict d;
@@ -189,5 +197,6 @@ void bind_spectra(py::module_& m) {
           d["products"] = t.products;
           return d;
         },
-        py::arg("op"), py::arg("num_probes"), py::arg("method"), py::arg("seed"), py::arg("block"));
+        py::arg("op"), py::arg("num_probes"), py::arg("method"), py::arg("seed"), py::arg("block"),
+        py::arg("progress") = py::none());
 }

@@ -101,7 +101,8 @@ QuadratureResult lanczos_quadrature(const LinearOperator& A, Index num_probes, I
   return out;
 }
 
-TraceResult trace_hutchinson(const LinearOperator& A, Index num_probes, std::uint64_t seed, Index block) {
+TraceResult trace_hutchinson(const LinearOperator& A, Index num_probes, std::uint64_t seed, Index block,
+                             const ProbeProgress& progress) {
   const Index n = A.size();
   check_count(num_probes, "num_probes", 2);
   check_count(block, "block", 1);
@@ -116,12 +117,14 @@ TraceResult trace_hutchinson(const LinearOperator& A, Index num_probes, std::uin
     apply_checked(A, Z, Y);
     r.products += q;
     r.samples.segment(p0, q) = (Z.array() * Y.array()).colwise().sum().transpose();
+    if (progress) progress(r.products, num_probes);
   }
   finish(r);
   return r;
 }
 
-TraceResult trace_hutchpp(const LinearOperator& A, Index num_probes, std::uint64_t seed, Index block) {
+TraceResult trace_hutchpp(const LinearOperator& A, Index num_probes, std::uint64_t seed, Index block,
+                          const ProbeProgress& progress) {
   const Index n = A.size();
   check_count(num_probes, "num_probes", 4);
   check_count(block, "block", 1);
@@ -134,6 +137,7 @@ TraceResult trace_hutchpp(const LinearOperator& A, Index num_probes, std::uint64
   const Matrix Q = Eigen::HouseholderQR<Matrix>(Y).householderQ() * Matrix::Identity(n, s);
   apply_checked(A, Q, Y);
   r.products = 2 * s;
+  if (progress) progress(r.products, 2 * s + g);
   r.exact_part = (Q.array() * Y.array()).sum();
   r.samples.resize(g);
   Matrix Z;
@@ -145,6 +149,7 @@ TraceResult trace_hutchpp(const LinearOperator& A, Index num_probes, std::uint64
     apply_checked(A, Z, Y);
     r.products += q;
     r.samples.segment(p0, q) = (Z.array() * Y.array()).colwise().sum().transpose();
+    if (progress) progress(r.products, 2 * s + g);
   }
   finish(r);
   return r;

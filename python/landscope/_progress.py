@@ -1,7 +1,8 @@
 """Progress output on stderr, shared by the long-running entry points and the CLI.
 
 One policy everywhere (``progress=`` of :func:`~landscope.train`, :func:`~landscope.eigsh`,
-:func:`~landscope.classify`, :func:`~landscope.spectral_density` and ``landscope spectrum``):
+:func:`~landscope.classify`, :func:`~landscope.spectral_density`, :func:`~landscope.trace` and
+``landscope spectrum``):
 ``None`` (the default) shows progress only when stderr is a terminal, ``True`` (or 1) always,
 ``False`` (or 0) never. On a terminal one line is redrawn in place (``\\r``) a few times
 a second; elsewhere (a log file, a pipe, a notebook's captured stream) whole ``\\n``-terminated

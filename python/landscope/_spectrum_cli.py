@@ -264,7 +264,7 @@ def run(parser, args) -> int:
         return 1
     t0 = time.perf_counter()
     with _progress.phase(f"trace(H): Hutch++ with {args.probes} probes", progress):
-        tr = landscope.trace(H, num_probes=args.probes, method="hutch++", seed=args.seed)
+        tr = landscope.trace(H, num_probes=args.probes, method="hutch++", seed=args.seed, progress=False)
     print(f"trace(H): {tr.estimate:.6g} ± {tr.standard_error:.2g} (Hutch++, {tr.products} products, "
           f"{time.perf_counter() - t0:.2f} s)", flush=True)
     thr = 1e-6 * max(abs(top.eigenvalues[-1]), abs(bottom.eigenvalues[0]), 1.0)

@@ -382,13 +382,15 @@ class TraceEstimate:
 
 
 def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n: Optional[int] = None,
-          block: int = 8) -> TraceEstimate:
+          block: int = 8, progress: Optional[bool] = None) -> TraceEstimate:
     """tr(A) from ``num_probes`` operator products with Rademacher probes.
 
     ``"hutchinson"``: mean of zᵀAz (needs >= 2 probes for an error bar). ``"hutch++"``: a third
     of the products sketch the dominant range Q of A (tr(QᵀAQ) exact), the remaining third
     estimate the rest by Hutchinson on (I − QQᵀ)z (needs >= 4 probes); far smaller errors when
-    the spectrum decays. The standard error is that of the Hutchinson part.
+    the spectrum decays. The standard error is that of the Hutchinson part. ``progress``: a line
+    on stderr with the products done (None: only when stderr is a terminal). Ctrl-C stops it
+    within a product and raises KeyboardInterrupt.
     """
     A = as_operator(op, n, name="op")
     if not isinstance(method, str) or method not in ("hutchinson", "hutch++"):
@@ -397,7 +399,12 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
     block = _int("block", block, 1)
     seed = _seed(seed)
     val.check_memory(8 * A.size * (num_probes // 3 + 3 * block), f"trace: probe vectors of length {A.size}")
-    r = _core.trace(A._op, num_probes, method, seed, block)
+    line = ProgressLine(_progress.enabled(progress))
+    report = (lambda done, total: line.show(f"trace: {done}/{total} products")) if line.enabled else None
+    try:
+        r = _core.trace(A._op, num_probes, method, seed, block, report)
+    finally:
+        line.close()
     return TraceEstimate(estimate=float(r["estimate"]), standard_error=float(r["standard_error"]), method=method,
                          num_probes=num_probes, products=int(r["products"]), samples=r["samples"])
 

@@ -80,9 +80,10 @@ struct TraceResult {
   double exact_part = 0;  // Hutch++: tr(Qᵀ A Q)
   Index products = 0;
 };
+/// `progress` is called after each block of probes with (products done, products in all).
 TraceResult trace_hutchinson(const LinearOperator& A, Index num_probes, std::uint64_t seed,
-                             Index block = 8);
+                             Index block = 8, const ProbeProgress& progress = {});
 TraceResult trace_hutchpp(const LinearOperator& A, Index num_probes, std::uint64_t seed,
-                          Index block = 8);
+                          Index block = 8, const ProbeProgress& progress = {});
 
 }  // namespace landscope
