@@ -63,6 +63,16 @@ class PyOperator : public LinearOperator {
   bool m_blocks;
 };
 
+/// A Python progress function f(done, total) as the engine's per-block callback (empty if none);
+/// it takes the GIL for the call only.
+ProbeProgress probe_progress(const std::optional<py::function>& fn) {
+  if (!fn) return {};
+  return [&fn](Index done, Index total) {
+    py::gil_scoped_acquire gil;
+    (*fn)(done, total);
+  };
+}
+
 py::dict result_dict(const LanczosResult& r) {
   py::dict d;
   d["eigenvalues"] = r.eigenvalues;
@@ -155,13 +165,7 @@ void bind_spectra(py::module_& m) {
   m.def("lanczos_quadrature",
         [](const LinearOperator& op, Index num_probes, Index steps, std::uint64_t seed, Index block,
            std::optional<py::function> progress) {
-          ProbeProgress report;
-          if (progress) {
-            report = [&progress](Index done, Index total) {
-              py::gil_scoped_acquire gil;
-              (*progress)(done, total);
-            };
-          }
+          const ProbeProgress report = probe_progress(progress);
           QuadratureResult q;
           {
             py::gil_scoped_release release;
@@ -175,13 +179,7 @@ void bind_spectra(py::module_& m) {
   m.def("trace",
         [](const LinearOperator& op, Index num_probes, const std::string& method, std::uint64_t seed, Index block,
            std::optional<py::function> progress) {
-          ProbeProgress report;
-          if (progress) {
-            report = [&progress](Index done, Index total) {
-              py::gil_scoped_acquire gil;
-              (*progress)(done, total);
-            };
-          }
+          const ProbeProgress report = probe_progress(progress);
           TraceResult t;
           {
             py::gil_scoped_release release;
