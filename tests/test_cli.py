@@ -427,7 +427,7 @@ def test_progress_true_writes_whole_lines_off_a_terminal(capfd):
     lines = _lines(capfd.readouterr().err)
     assert lines[0].startswith("classify: the dense 24 x 24 Hessian") and "done in" in lines[-1]
     # train reports about every 0.25 s: a run of a few tenths of a second
-    ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(1e-3), 3_000_000, record_every=1_000_000,
+    ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(1e-3), 8_000_000, record_every=2_000_000,
              progress=True)
     lines = _lines(capfd.readouterr().err)
     assert all(line.startswith("train: step ") for line in lines)

@@ -82,21 +82,20 @@ def test_cpp_checks_the_state_sizes_itself():
     opt = optim.GD(1e-3)._build(model.num_samples)
     opt.reset(model.num_params)
     state = dict(step=0, w=w.copy(), w0=w.copy(), loss0=np.nan, ema=None, swa_sum=None, swa_count=0,
-                 sharpness_vector=None, kernel_vector=np.ones(3), kernel0=np.eye(6))
-    options = dict(steps=2, record_every=1, clip_norm=0.0, ema_decay=0.0, swa_start=-1, swa_every=1,
-                   loss_star=0.0, tol=-1.0, blowup=1e6, sharpness_tol=1e-6, sharpness_max_products=500,
-                   callback_seconds=0.25, sharpness=0, kernel_min=0, kernel_drift=1, balancedness=0,
-                   hessian_norm=0, params=0)
-    with pytest.raises(ValueError, match="kernel_vector"):
-        ls._core.train(model._m, opt, state, ls.schedules.constant()._s, options, None)
-    state["kernel_vector"] = None
-    with pytest.raises(ValueError, match=r"kernel0 has shape \(6, 6\)"):
-        ls._core.train(model._m, opt, state, ls.schedules.constant()._s, options, None)
+                 diagnostics={"kernel_vector": np.ones(3), "kernel0": np.eye(6).ravel()})
+    options = ls._core.TrainOptions()
+    options.steps = 2
+    options.record = {"kernel_min": 1, "kernel_drift": 1}
+    with pytest.raises(ValueError, match=r"kernel0 has length 36, expected 100"):
+        ls._core.train(model._m, opt, state, options, None)
+    del state["diagnostics"]["kernel0"]
+    with pytest.raises(ValueError, match="kernel_vector has length 3, expected 10"):
+        ls._core.train(model._m, opt, state, options, None)
 
 
 def test_perturbation_size_is_checked():
     with pytest.raises(ValueError, match="P: expected a parameter count >= 1"):
-        ls._core.perturbation(1.0, 0, 0, -1)
+        ls._core.PerturbedGD(1.0, 0.0, 1).noise(0, -1)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04truncated"])

@@ -286,9 +286,16 @@ def test_sam_with_zero_gradient_is_gd_step():
     assert np.array_equal(traj.w, np.zeros(2)) and traj.status == "budget"
 
 
+def _noise(radius, seed, step, P):
+    """PerturbedGD's noise at a step (the engine's, a pure function of seed, step and P)."""
+    opt = ls._core.PerturbedGD(radius, 0.0, 1)
+    opt.seed = seed
+    return opt.noise(step, P)
+
+
 def test_perturbation_is_uniform_in_the_ball():
     radius, P = 0.3, 3
-    xi = np.array([ls._core.perturbation(radius, 7, t, P) for t in range(3000)])
+    xi = np.array([_noise(radius, 7, t, P) for t in range(3000)])
     r = np.linalg.norm(xi, axis=1)
     assert xi.shape == (3000, P) and np.all(r <= radius * (1 + 1e-15)) and np.all(r > 0)
     # uniform in the ball: (r/R)^P ~ U(0, 1) and the direction has mean zero
@@ -297,8 +304,8 @@ def test_perturbation_is_uniform_in_the_ball():
     assert ks < 0.04
     assert np.all(np.abs((xi / r[:, None]).mean(axis=0)) < 0.06)
     # a pure function of (seed, t): repeatable, and different for other steps or seeds
-    assert np.array_equal(ls._core.perturbation(radius, 7, 5, P), xi[5])
-    assert not np.allclose(ls._core.perturbation(radius, 8, 5, P), xi[5])
+    assert np.array_equal(_noise(radius, 7, 5, P), xi[5])
+    assert not np.allclose(_noise(radius, 8, 5, P), xi[5])
     assert not np.allclose(xi[5], xi[6])
 
 
@@ -312,7 +319,7 @@ def test_perturbed_gd_matches_numpy():
         g = grad(w)
         quiet = log["last"] < 0 or t - log["last"] >= interval
         if np.linalg.norm(g) <= threshold and quiet:
-            w = w + ls._core.perturbation(radius, seed, t, 2)
+            w = w + _noise(radius, seed, t, 2)
             g = grad(w)  # the step uses the gradient at the perturbed point
             log["last"] = t
             log["perturbed"].append(t)
@@ -331,7 +338,7 @@ def test_perturbed_gd_matches_numpy():
     assert_rows(traj, ref)
     assert traj._optimizer_state["last"][0] == log["perturbed"][-1]
     # the first move is ξ_0 − η∇L(w0 + ξ_0), not a step from the saddle
-    xi = ls._core.perturbation(radius, seed, 0, 2)
+    xi = _noise(radius, seed, 0, 2)
     np.testing.assert_allclose(traj["distance"][1], np.linalg.norm(xi - lr * model.gradient(xi)), rtol=1e-14)
 
 
@@ -1173,18 +1180,17 @@ def test_product_toy_rate_bound_holds():
 def test_core_train_rejects_an_optimizer_whose_state_does_not_fit():
     """A C++ optimizer that was never reset must raise, not read past its buffers."""
     model = shallow()
-    opt = ls._core.make_optimizer("momentum", 0.1, {"beta": 0.9, "nesterov": False}, 0, 0)
+    opt = ls._core.Momentum(0.9, False)
+    opt.lr = 0.1
     w0 = start(model)
-    state = dict(step=0, w=w0, w0=w0, loss0=math.nan, swa_count=0)
-    options = dict(steps=3, record_every=1, clip_norm=0.0, ema_decay=0.0, swa_start=-1, swa_every=1,
-                   loss_star=0.0, tol=-1.0, blowup=1e6, sharpness_tol=1e-4, sharpness_max_products=10,
-                   callback_seconds=0.25, sharpness=0, kernel_min=0, kernel_drift=0, balancedness=0,
-                   hessian_norm=0, params=0)
+    state = dict(step=0, w=w0, w0=w0, loss0=math.nan, swa_count=0, diagnostics={})
+    options = ls._core.TrainOptions()
+    options.steps = 3
     with pytest.raises(ValueError, match="optimizer"):
-        ls._core.train(model._m, opt, state, schedules.constant()._s, options, None)
+        ls._core.train(model._m, opt, state, options, None)
     opt.reset(model.num_params + 1)
     with pytest.raises(ValueError, match="optimizer"):
-        ls._core.train(model._m, opt, state, schedules.constant()._s, options, None)
+        ls._core.train(model._m, opt, state, options, None)
 
 
 def test_ctrl_c_inside_the_progress_display_stops_cleanly(monkeypatch):

@@ -6,7 +6,9 @@
 
 #include <optional>
 
+#include "landscope/diagnostic.hpp"
 #include "landscope/network.hpp"
+#include "landscope/point.hpp"
 #include "landscope/product_toy.hpp"
 
 namespace py = pybind11;
@@ -39,6 +41,20 @@ void bind_models(py::module_& m) {
         return out;
       })
       .def("init", &Model::init, py::arg("seed"), Release())
+      .def("at", [](const Model& self, const VectorRef& w, const Samples& s) { return self.at(w, ptr(s)); },
+           py::arg("w"), py::arg("samples") = py::none(), py::keep_alive<0, 1>(), Release())
+      .def("losses",
+           [](const Model& self, const MatrixRef& W, bool grad_norms) -> py::object {
+             Vector norms, out;
+             {
+               py::gil_scoped_release release;
+               out = self.losses(W, grad_norms ? &norms : nullptr);
+             }
+             if (grad_norms) return py::make_tuple(out, norms);
+             return py::cast(out);
+           },
+           py::arg("W"), py::arg("grad_norms"))
+      .def_property_readonly("diagnostics", &Model::diagnostics)
       .def("loss", [](const Model& self, const VectorRef& w, const Samples& s) { return self.loss(w, ptr(s)); },
            py::arg("w"), py::arg("samples") = py::none(), Release())
       .def("gradient", [](const Model& self, const VectorRef& w, const Samples& s) { return self.gradient(w, ptr(s)); },
@@ -64,6 +80,26 @@ void bind_models(py::module_& m) {
       .def("kernel_operator", &Model::kernel_operator, py::arg("w"), py::keep_alive<0, 1>(), Release())
       .def("hessian", &Model::hessian, py::arg("w"), Release())
       .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
+
+  py::class_<Point, std::shared_ptr<Point>>(m, "Point", py::module_local())
+      .def_property_readonly("w", &Point::w)
+      .def("loss", &Point::loss, Release())
+      .def("gradient", &Point::gradient, Release())
+      .def("grad_norm", &Point::grad_norm, Release())
+      .def("prepare_curvature", &Point::prepare_curvature, Release())
+      .def("outputs", &Point::outputs, Release())
+      .def("residuals", &Point::residuals, Release())
+      .def("jacobian", &Point::jacobian, Release())
+      .def("tangent_kernel", &Point::tangent_kernel, Release())
+      .def("hvp", &Point::hvp, py::arg("V"), Release())
+      .def("gauss_newton_vp", &Point::gauss_newton_vp, py::arg("V"), Release())
+      .def("jvp", &Point::jvp, py::arg("V"), Release())
+      .def("vjp", &Point::vjp, py::arg("U"), Release())
+      .def("hessian", &Point::hessian, Release())
+      .def("hessian_parts", &Point::hessian_parts, Release())
+      .def("hessian_operator", &Point::hessian_operator, py::keep_alive<0, 1>(), Release())
+      .def("gauss_newton_operator", &Point::gauss_newton_operator, py::keep_alive<0, 1>(), Release())
+      .def("kernel_operator", &Point::kernel_operator, py::keep_alive<0, 1>(), Release());
 
   py::class_<Network, Model>(m, "Network", py::module_local());
   py::class_<ProductToy, Model>(m, "ProductToy", py::module_local()).def(py::init<Index>(), py::arg("d"));

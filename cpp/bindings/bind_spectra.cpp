@@ -73,18 +73,14 @@ ProbeProgress probe_progress(const std::optional<py::function>& fn) {
   };
 }
 
-py::dict result_dict(const LanczosResult& r) {
-  py::dict d;
-  d["eigenvalues"] = r.eigenvalues;
-  d["eigenvectors"] = r.eigenvectors;
-  d["residuals"] = r.residuals;
-  d["products"] = r.products;
-  d["restarts"] = r.restarts;
-  d["num_converged"] = r.num_converged;
-  d["converged"] = r.converged;
-  d["stopped"] = r.stopped;
-  d["anorm"] = r.anorm;
-  return d;
+std::string which_name(Which w) {
+  switch (w) {
+    case Which::Largest: return "LA";
+    case Which::Smallest: return "SA";
+    case Which::BothEnds: return "BE";
+    case Which::LargestMagnitude: return "LM";
+  }
+  return "";
 }
 
 }  // namespace
@@ -126,18 +122,33 @@ void bind_spectra(py::module_& m) {
         },
         py::arg("fn"), py::arg("n"), py::arg("blocks"));
 
+  py::class_<LanczosOptions>(m, "LanczosOptions", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("k", &LanczosOptions::k)
+      .def_property("which", [](const LanczosOptions& o) { return which_name(o.which); },
+                    [](LanczosOptions& o, const std::string& w) { o.which = which_from_string(w); })
+      .def_readwrite("tol", &LanczosOptions::tol)
+      .def_readwrite("maxiter", &LanczosOptions::maxiter)
+      .def_readwrite("ncv", &LanczosOptions::ncv)
+      .def_readwrite("block_size", &LanczosOptions::block_size)
+      .def_readwrite("seed", &LanczosOptions::seed)
+      .def_readwrite("v0", &LanczosOptions::v0)
+      .def_readwrite("early_exit", &LanczosOptions::early_exit)
+      .def_readwrite("max_products", &LanczosOptions::max_products)
+      .def("default_ncv", &LanczosOptions::default_ncv, py::arg("n"))
+      .def("check", &LanczosOptions::check, py::arg("n"));
+  py::class_<LanczosResult>(m, "LanczosResult", py::module_local())
+      .def_readonly("eigenvalues", &LanczosResult::eigenvalues)
+      .def_readonly("eigenvectors", &LanczosResult::eigenvectors)
+      .def_readonly("residuals", &LanczosResult::residuals)
+      .def_readonly("products", &LanczosResult::products)
+      .def_readonly("restarts", &LanczosResult::restarts)
+      .def_readonly("num_converged", &LanczosResult::num_converged)
+      .def_property_readonly("status", [](const LanczosResult& r) { return to_string(r.status); })
+      .def_readonly("anorm", &LanczosResult::anorm);
+
   m.def("lanczos",
-        [](const LinearOperator& op, Index k, const std::string& which, double tol, Index maxiter, Index ncv,
-           Index block_size, std::uint64_t seed, std::optional<Matrix> v0, std::optional<py::function> callback) {
-          LanczosOptions o;
-          o.k = k;
-          o.which = which_from_string(which);
-          o.tol = tol;
-          o.maxiter = maxiter;
-          o.ncv = ncv;
-          o.block_size = block_size;
-          o.seed = seed;
-          if (v0) o.v0 = std::move(*v0);
+        [](const LinearOperator& op, LanczosOptions o, std::optional<py::function> callback) {
           if (callback) {
             o.callback = [&callback](const LanczosProgress& p) {
               py::gil_scoped_acquire gil;
@@ -152,15 +163,10 @@ void bind_spectra(py::module_& m) {
               return keep.is_none() || keep.cast<bool>();
             };
           }
-          LanczosResult r;
-          {
-            py::gil_scoped_release release;
-            r = lanczos(op, o);
-          }
-          return result_dict(r);
+          py::gil_scoped_release release;
+          return lanczos(op, o);
         },
-        py::arg("op"), py::arg("k"), py::arg("which"), py::arg("tol"), py::arg("maxiter"), py::arg("ncv"),
-        py::arg("block_size"), py::arg("seed"), py::arg("v0"), py::arg("callback"));
+        py::arg("op"), py::arg("options"), py::arg("callback") = py::none());
 
   m.def("lanczos_quadrature",
         [](const LinearOperator& op, Index num_probes, Index steps, std::uint64_t seed, Index block,

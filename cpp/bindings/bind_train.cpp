@@ -1,5 +1,7 @@
-// Training: optimizers, schedules and the loop. landscope/training.py validates the arguments and
-// keeps the state between calls; this file converts dictionaries and releases the GIL.
+// Training: schedules, optimizers, the options of a run and the loop. The option structs are
+// bound as classes whose fields are the keywords of landscope.train; their check() is the only
+// semantic validation. landscope/training.py converts the arguments and keeps the state between
+// calls.
 #include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -16,51 +18,6 @@ void raise_pending_interrupt();  // bind_threads.cpp
 
 namespace {
 
-/// A parameter the Python layer always passes (it holds the defaults).
-template <class T>
-T get(const py::dict& d, const char* key) {
-  return d[key].cast<T>();
-}
-
-std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, double lr, const py::dict& p, Index batch_size,
-                                          std::uint64_t seed) {
-  std::unique_ptr<Optimizer> o;
-  if (kind == "gd") o = std::make_unique<GD>();
-  else if (kind == "momentum") o = std::make_unique<Momentum>(get<double>(p, "beta"), get<bool>(p, "nesterov"));
-  else if (kind == "adam" || kind == "adamw")
-    o = std::make_unique<Adam>(get<double>(p, "beta1"), get<double>(p, "beta2"), get<double>(p, "eps"),
-                               get<double>(p, "weight_decay"), kind == "adamw");
-  else if (kind == "perturbed_gd")
-    o = std::make_unique<PerturbedGD>(get<double>(p, "radius"), get<double>(p, "threshold"), get<Step>(p, "interval"));
-  else if (kind == "sam") o = std::make_unique<SAM>(get<double>(p, "rho"));
-  else throw std::invalid_argument("optimizer: unknown kind '" + kind + "'");
-  o->lr = lr;
-  o->batch_size = batch_size;
-  o->seed = seed;
-  return o;
-}
-
-std::vector<double> table(const Eigen::Ref<const Vector>& v) { return {v.data(), v.data() + v.size()}; }
-
-Schedule make_schedule(const std::string& kind, const py::dict& p) {
-  Schedule s;
-  if (kind == "constant") s = Schedule::constant();
-  else if (kind == "step") s = Schedule::step_decay(get<Step>(p, "period"), get<double>(p, "gamma"));
-  else if (kind == "cosine") s = Schedule::cosine(get<Step>(p, "total"), get<double>(p, "final"));
-  else if (kind == "warmup_cosine")
-    s = Schedule::warmup_cosine(get<Step>(p, "warmup"), get<Step>(p, "total"), get<double>(p, "final"));
-  else if (kind == "wsd")
-    s = Schedule::wsd(get<Step>(p, "total"), get<double>(p, "warmup"), get<double>(p, "decay"), get<double>(p, "final"));
-  else if (kind == "one_cycle")
-    s = Schedule::one_cycle(get<Step>(p, "total"), get<double>(p, "pct_start"), get<double>(p, "div_factor"),
-                            get<double>(p, "final_div_factor"));
-  else if (kind == "inverse_sqrt") s = Schedule::inverse_sqrt(get<Step>(p, "warmup"));
-  else if (kind == "table") s = Schedule::from_table(table(p["values"].cast<Eigen::Ref<const Vector>>()), get<Step>(p, "start"));
-  else throw std::invalid_argument("schedule: unknown kind '" + kind + "'");
-  s.validate();
-  return s;
-}
-
 /// The column as a numpy array that takes over its memory (no copy).
 template <class T>
 py::array_t<T> array(std::vector<T>& v) {
@@ -75,43 +32,130 @@ Vector vector_or_empty(const py::dict& d, const char* key) {
   return d.contains(key) && !d[key].is_none() ? d[key].cast<Vector>() : Vector();
 }
 
+/// A schedule from a factory, checked.
+template <class... A>
+auto checked(Schedule (*make)(A...)) {
+  return [make](A... a) {
+    Schedule s = make(a...);
+    s.check();
+    return s;
+  };
+}
+
+NamedArrays named_arrays(const py::dict& d) {
+  NamedArrays out;
+  for (auto item : d) out.emplace_back(item.first.cast<std::string>(), item.second.cast<Vector>());
+  return out;
+}
+
+py::dict to_dict(const NamedArrays& s) {
+  py::dict d;
+  for (const auto& [k, v] : s) d[py::str(k)] = v;
+  return d;
+}
+
 }  // namespace
 
 void bind_train(py::module_& m) {
-  py::class_<Optimizer>(m, "Optimizer", py::module_local())
-      .def("reset", &Optimizer::reset, py::arg("P"))
-      .def("state",
-           [](const Optimizer& o) {
-             py::dict d;
-             for (const auto& [k, v] : o.state()) d[py::str(k)] = v;
-             return d;
-           })
-      .def("set_state", [](Optimizer& o, const py::dict& d, Index P) {
-        OptimizerState s;
-        for (auto item : d) s.emplace_back(item.first.cast<std::string>(), item.second.cast<Vector>());
-        o.set_state(s, P);
-      });
-  m.def("make_optimizer", &make_optimizer, py::arg("kind"), py::arg("lr"), py::arg("params"),
-        py::arg("batch_size"), py::arg("seed"));
-  m.def("perturbation", [](double radius, std::uint64_t seed, Step t, Index P) {
-        PerturbedGD o(radius, 0.0, 1);
-        o.seed = seed;
-        return o.noise(t, P);
-      }, py::arg("radius"), py::arg("seed"), py::arg("step"), py::arg("P"));
-
+  // ------------------------------------------------------------------------------ schedules
   py::class_<Schedule>(m, "Schedule", py::module_local())
-      .def("__call__", [](const Schedule& s, const Eigen::Ref<const IndexVector>& t) {
-        Vector out(t.size());
-        for (Index i = 0; i < t.size(); ++i) out[i] = s(t[i]);
-        return out;
-      });
-  m.def("make_schedule", &make_schedule, py::arg("kind"), py::arg("params"));
+      .def("__call__",
+           [](const Schedule& s, const Eigen::Ref<const IndexVector>& t) {
+             Vector out(t.size());
+             for (Index i = 0; i < t.size(); ++i) out[i] = s(t[i]);
+             return out;
+           },
+           py::arg("t"))
+      .def("check", &Schedule::check)
+      .def_static("constant", checked(&Schedule::constant))
+      .def_static("step_decay", checked(&Schedule::step_decay), py::arg("period"), py::arg("gamma"))
+      .def_static("cosine", checked(&Schedule::cosine), py::arg("total"), py::arg("final"))
+      .def_static("warmup_cosine", checked(&Schedule::warmup_cosine), py::arg("warmup"), py::arg("total"),
+                  py::arg("final"))
+      .def_static("wsd", checked(&Schedule::wsd), py::arg("total"), py::arg("warmup"), py::arg("decay"),
+                  py::arg("final"))
+      .def_static("one_cycle", checked(&Schedule::one_cycle), py::arg("total"), py::arg("pct_start"),
+                  py::arg("div_factor"), py::arg("final_div_factor"))
+      .def_static("inverse_sqrt", checked(&Schedule::inverse_sqrt), py::arg("warmup"))
+      .def_static("table",
+                  [](const Eigen::Ref<const Vector>& values, Step start) {
+                    Schedule s = Schedule::from_table({values.data(), values.data() + values.size()}, start);
+                    s.check();
+                    return s;
+                  },
+                  py::arg("values"), py::arg("start"));
+
+  // ----------------------------------------------------------------------------- optimizers
+  py::class_<Optimizer>(m, "Optimizer", py::module_local())
+      .def_readwrite("lr", &Optimizer::lr)
+      .def_readwrite("batch_size", &Optimizer::batch_size)
+      .def_readwrite("seed", &Optimizer::seed)
+      .def_property_readonly("name", &Optimizer::name)
+      .def("check", &Optimizer::check)
+      .def("reset", &Optimizer::reset, py::arg("P"))
+      .def("state", [](const Optimizer& o) { return to_dict(o.state()); })
+      .def("set_state", [](Optimizer& o, const py::dict& d, Index P) { o.set_state(named_arrays(d), P); },
+           py::arg("state"), py::arg("P"));
+  py::class_<GD, Optimizer>(m, "GD", py::module_local()).def(py::init<>());
+  py::class_<Momentum, Optimizer>(m, "Momentum", py::module_local())
+      .def(py::init<double, bool>(), py::arg("beta"), py::arg("nesterov"))
+      .def_readwrite("beta", &Momentum::beta)
+      .def_readwrite("nesterov", &Momentum::nesterov);
+  py::class_<Adam, Optimizer>(m, "Adam", py::module_local())
+      .def(py::init<double, double, double, double, bool>(), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+           py::arg("weight_decay"), py::arg("decoupled"))
+      .def_readwrite("beta1", &Adam::beta1)
+      .def_readwrite("beta2", &Adam::beta2)
+      .def_readwrite("eps", &Adam::eps)
+      .def_readwrite("weight_decay", &Adam::weight_decay)
+      .def_readwrite("decoupled", &Adam::decoupled);
+  py::class_<PerturbedGD, Optimizer>(m, "PerturbedGD", py::module_local())
+      .def(py::init<double, double, Step>(), py::arg("radius"), py::arg("threshold"), py::arg("interval"))
+      .def_readwrite("radius", &PerturbedGD::radius)
+      .def_readwrite("threshold", &PerturbedGD::threshold)
+      .def_readwrite("interval", &PerturbedGD::interval)
+      .def("noise", &PerturbedGD::noise, py::arg("step"), py::arg("P"));
+  py::class_<SAM, Optimizer>(m, "SAM", py::module_local())
+      .def(py::init<double>(), py::arg("rho"))
+      .def_readwrite("rho", &SAM::rho);
   m.def("minibatch", &minibatch, py::arg("n"), py::arg("batch_size"), py::arg("seed"), py::arg("step"));
 
+  // -------------------------------------------------------------------------------- options
+  py::class_<RecorderSettings>(m, "RecorderSettings", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("sharpness_tol", &RecorderSettings::sharpness_tol)
+      .def_readwrite("sharpness_max_products", &RecorderSettings::sharpness_max_products)
+      .def_readwrite("kernel_tol", &RecorderSettings::kernel_tol)
+      .def_readwrite("dense_kernel_max", &RecorderSettings::dense_kernel_max)
+      .def("check", &RecorderSettings::check);
+  py::class_<TrainOptions>(m, "TrainOptions", py::module_local())
+      .def(py::init<>())
+      .def_readwrite("steps", &TrainOptions::steps)
+      .def_readwrite("record_every", &TrainOptions::record_every)
+      .def_readwrite("schedule", &TrainOptions::schedule)
+      .def_readwrite("clip_norm", &TrainOptions::clip_norm)
+      .def_readwrite("ema", &TrainOptions::ema)
+      .def_readwrite("swa_start", &TrainOptions::swa_start)
+      .def_readwrite("swa_every", &TrainOptions::swa_every)
+      .def_readwrite("loss_star", &TrainOptions::loss_star)
+      .def_readwrite("tol", &TrainOptions::tol)
+      .def_readwrite("blowup", &TrainOptions::blowup)
+      .def_readwrite("record", &TrainOptions::record)
+      .def_readwrite("recorder", &TrainOptions::recorder)
+      .def_readwrite("callback_seconds", &TrainOptions::callback_seconds)
+      .def("check", &TrainOptions::check);
+
+  m.def("diagnostics", [] { return builtin_diagnostics(); });
+  m.def("diagnostic_memory",
+        [](const Model& model, const std::string& name, const RecorderSettings& settings) {
+          return make_diagnostic(name, model)->memory_bytes(model, settings);
+        },
+        py::arg("model"), py::arg("name"), py::arg("settings"));
+
+  // ------------------------------------------------------------------------------- the loop
   m.def(
       "train",
-      [](const Model& model, Optimizer& opt, const py::dict& st, const Schedule& schedule, const py::dict& o,
-         std::optional<py::function> progress) {
+      [](const Model& model, Optimizer& opt, const py::dict& st, TrainOptions t, std::optional<py::function> progress) {
         TrainState s;
         s.step = st["step"].cast<Step>();
         s.w = st["w"].cast<Vector>();
@@ -120,30 +164,7 @@ void bind_train(py::module_& m) {
         s.ema = vector_or_empty(st, "ema");
         s.swa_sum = vector_or_empty(st, "swa_sum");
         s.swa_count = st["swa_count"].cast<Step>();
-        s.sharpness_vector = vector_or_empty(st, "sharpness_vector");
-        s.kernel_vector = vector_or_empty(st, "kernel_vector");
-        if (st.contains("kernel0") && !st["kernel0"].is_none()) s.kernel0 = st["kernel0"].cast<MatrixR>();
-
-        TrainOptions t;
-        t.steps = o["steps"].cast<Step>();
-        t.record_every = o["record_every"].cast<Step>();
-        t.schedule = schedule;
-        t.clip_norm = o["clip_norm"].cast<double>();
-        t.ema_decay = o["ema_decay"].cast<double>();
-        t.swa_start = o["swa_start"].cast<Step>();
-        t.swa_every = o["swa_every"].cast<Step>();
-        t.loss_star = o["loss_star"].cast<double>();
-        t.tol = o["tol"].cast<double>();
-        t.blowup = o["blowup"].cast<double>();
-        t.sharpness_every = o["sharpness"].cast<Step>();
-        t.kernel_every = o["kernel_min"].cast<Step>();
-        t.kernel_drift_every = o["kernel_drift"].cast<Step>();
-        t.balancedness_every = o["balancedness"].cast<Step>();
-        t.hessian_norm_every = o["hessian_norm"].cast<Step>();
-        t.params_every = o["params"].cast<Step>();
-        t.sharpness_tol = o["sharpness_tol"].cast<double>();
-        t.sharpness_max_products = o["sharpness_max_products"].cast<Index>();
-        t.callback_seconds = o["callback_seconds"].cast<double>();
+        s.diagnostics = named_arrays(st["diagnostics"].cast<py::dict>());
         // Every callback checks for Ctrl-C: an interrupt stops the run cleanly (status
         // "interrupted") instead of raising, so that what was recorded is returned.
         t.callback = [&](const TrainProgress& p) {
@@ -176,16 +197,10 @@ void bind_train(py::module_& m) {
         rows["pl"] = array(tr.pl);
         rows["lr"] = array(tr.lr);
         rows["distance"] = array(tr.distance);
-        rows["sharpness"] = array(tr.sharpness);
-        rows["kernel_min"] = array(tr.kernel_min);
-        rows["kernel_drift"] = array(tr.kernel_drift);
-        rows["balancedness"] = array(tr.balancedness);
-        rows["hessian_norm"] = array(tr.hessian_norm);
+        for (auto& [name, column] : tr.columns) rows[py::str(name)] = array(column);
         py::array_t<double> params(std::vector<py::ssize_t>{static_cast<py::ssize_t>(tr.params_step.size()),
                                                             static_cast<py::ssize_t>(model.num_params())});
         std::copy(tr.params.begin(), tr.params.end(), params.mutable_data());
-        rows["params"] = params;
-        rows["params_step"] = array(tr.params_step);
 
         py::dict out;
         out["step"] = s.step;
@@ -195,12 +210,10 @@ void bind_train(py::module_& m) {
         out["ema"] = optional_vector(s.ema);
         out["swa_sum"] = optional_vector(s.swa_sum);
         out["swa_count"] = s.swa_count;
-        out["sharpness_vector"] = optional_vector(s.sharpness_vector);
-        out["kernel_vector"] = optional_vector(s.kernel_vector);
-        out["kernel0"] = s.kernel0.size() ? py::cast(s.kernel0) : py::none();
+        out["diagnostics"] = to_dict(s.diagnostics);
         out["stop_products"] = s.stop_products;
-        return py::make_tuple(to_string(tr.status), tr.message, rows, out, tr.sharpness_products);
+        return py::make_tuple(to_string(tr.status), tr.message, rows, params, array(tr.params_step), out,
+                              tr.products);
       },
-      py::arg("model"), py::arg("optimizer"), py::arg("state"), py::arg("schedule"), py::arg("options"),
-      py::arg("progress"));
+      py::arg("model"), py::arg("optimizer"), py::arg("state"), py::arg("options"), py::arg("progress"));
 }

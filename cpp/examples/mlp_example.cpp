@@ -19,11 +19,13 @@ int main() {
   options.activation = Activation::Tanh;
   auto net = make_mlp(X, Y, IndexVector(), {16, 16}, options);
 
+  // The model at w: one forward/backward pass serves the loss, the gradient and every H v.
   const Vector w = net->init(/*seed=*/0);
-  Vector grad;
-  const double loss = net->loss_and_gradient(w, grad);
+  const auto point = net->at(w);
+  const double loss = point->loss();
+  const Vector grad = point->gradient();
   const Vector v = Vector::Ones(net->num_params());
-  const Matrix Hv = net->hvp(w, v);
+  const Matrix Hv = point->hvp(v);
 
   std::printf("params %ld\n", static_cast<long>(net->num_params()));
   std::printf("loss %.17g\n", loss);
@@ -33,14 +35,14 @@ int main() {
   std::printf("vHv %.17g\n", v.dot(Hv.col(0)));
 
   // The 3 largest and 3 smallest Hessian eigenvalues, never forming H.
-  const auto H = net->hessian_operator(w);
+  const auto H = point->hessian_operator();
   LanczosOptions lo;
   lo.k = 6;
   lo.which = Which::BothEnds;
   const LanczosResult eig = lanczos(*H, lo);
   std::printf("eigenvalues");
   for (Index i = 0; i < eig.eigenvalues.size(); ++i) std::printf(" %.17g", eig.eigenvalues[i]);
-  std::printf("\nconverged %d\n", eig.converged ? 1 : 0);
+  std::printf("\nconverged %d\n", eig.converged() ? 1 : 0);
 
   // 100 steps of Adam with a warmup-cosine schedule, recording the sharpness every 50 steps.
   Adam adam(0.9, 0.999, 1e-8, 0.0, /*decoupled=*/false);
@@ -50,14 +52,14 @@ int main() {
   TrainOptions to;
   to.steps = 100;
   to.record_every = 50;
-  to.sharpness_every = 50;
+  to.record = {{"sharpness", 50}};
   to.schedule = Schedule::warmup_cosine(10, 100);
   train(*net, adam, state, traj, to);
   std::printf("train_status %s\n", to_string(traj.status).c_str());
   std::printf("train_loss");
   for (double l : traj.loss) std::printf(" %.17g", l);
   std::printf("\ntrain_sharpness");
-  for (double s : traj.sharpness) std::printf(" %.17g", s);
+  for (double s : traj.columns["sharpness"]) std::printf(" %.17g", s);
   std::printf("\ntrain_w[0:2] %.17g %.17g\n", state.w[0], state.w[1]);
   return 0;
 }

@@ -81,7 +81,7 @@ LanczosResult dense_solve(const LinearOperator& A, const LanczosOptions& o) {
   r.products = n;
   r.anorm = theta.cwiseAbs().maxCoeff();
   r.num_converged = o.k;
-  r.converged = true;
+  r.status = Status::Converged;
   return r;
 }
 
@@ -92,26 +92,42 @@ Which which_from_string(const std::string& s) {
   if (s == "SA") return Which::Smallest;
   if (s == "BE") return Which::BothEnds;
   if (s == "LM") return Which::LargestMagnitude;
-  throw std::invalid_argument("which: expected 'LA', 'SA', 'BE' or 'LM', got '" + s + "'");
+  throw std::invalid_argument("which: expected one of ('LA', 'SA', 'BE', 'LM'), got '" + s + "'");
+}
+
+Index LanczosOptions::default_ncv(Index n) const {
+  return ncv ? ncv : std::min(n, std::max<Index>(30, 2 * k + 2 * block_size));
+}
+
+void LanczosOptions::check(Index n) const {
+  if (n < 1) throw std::invalid_argument("op: the operator has size " + str(n));
+  if (k < 1) throw std::invalid_argument("k: expected an integer >= 1, got " + str(k));
+  if (k >= n)
+    throw std::invalid_argument("k: expected k < n = " + str(n) + ", got " + str(k) +
+                                " (use landscope.eigh for all eigenvalues)");
+  if (block_size < 1) throw std::invalid_argument("block_size: expected an integer >= 1, got " + str(block_size));
+  if (block_size > n)
+    throw std::invalid_argument("block_size: expected <= n = " + str(n) + ", got " + str(block_size));
+  if (!(tol > 0) || !std::isfinite(tol) || tol >= 1)
+    throw std::invalid_argument("tol: expected 0 < tol < 1, got " + std::to_string(tol));
+  if (maxiter < 1) throw std::invalid_argument("maxiter: expected an integer >= 1, got " + str(maxiter));
+  if (ncv != 0 && (ncv < k + block_size || ncv > n))
+    throw std::invalid_argument("ncv: expected k + block_size = " + str(k + block_size) + " <= ncv <= n = " + str(n) +
+                                ", got " + str(ncv));
+  if (max_products < 0) throw std::invalid_argument("max_products: expected >= 0, got " + str(max_products));
+  if (v0.size() && (v0.rows() != n || v0.cols() > block_size))
+    throw std::invalid_argument("v0: expected shape (" + str(n) + ",) or (" + str(n) + ", c) with c <= block_size = " +
+                                str(block_size) + ", got (" + str(v0.rows()) + ", " + str(v0.cols()) + ")");
+  if (v0.size() && !v0.allFinite()) throw std::invalid_argument("v0: contains NaN or Inf");
+  if (v0.size() && !(v0.colwise().norm().minCoeff() > 0))
+    throw std::invalid_argument("v0: every start vector must be nonzero");
 }
 
 LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
   const Index n = A.size(), k = o.k, b = o.block_size;
-  if (n < 1) throw std::invalid_argument("op: the operator has size " + str(n));
-  if (k < 1 || k >= n)
-    throw std::invalid_argument("k: expected 1 <= k < n = " + str(n) + ", got " + str(k) +
-                                " (use eigh for all eigenvalues)");
-  if (b < 1 || b > n) throw std::invalid_argument("block_size: expected 1 <= block_size <= n, got " + str(b));
-  if (!(o.tol > 0) || !std::isfinite(o.tol) || o.tol >= 1)
-    throw std::invalid_argument("tol: expected 0 < tol < 1, got " + std::to_string(o.tol));
-  if (o.maxiter < 0) throw std::invalid_argument("maxiter: expected >= 1, got " + str(o.maxiter));
-  if (o.ncv != 0 && (o.ncv < k + b || o.ncv > n))
-    throw std::invalid_argument("ncv: expected k + block_size <= ncv <= n, got " + str(o.ncv));
-  if (o.v0.size() && (o.v0.rows() != n || o.v0.cols() > b || !o.v0.allFinite()))
-    throw std::invalid_argument("v0: expected a finite (n, c) block with n = " + str(n) + ", c <= " + str(b));
-  const Index m = o.ncv ? o.ncv : std::min(n, std::max<Index>(30, 2 * k + 2 * b));
+  o.check(n);
+  const Index m = o.default_ncv(n);
   if (n <= m + b) return dense_solve(A, o);
-  const Index maxiter = o.maxiter ? o.maxiter : 1000;
   const double drop_rel = std::min(1e-12, 1e-2 * o.tol);
 
   detail::Rng rng(o.seed);
@@ -129,7 +145,32 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
   Vector theta, res;
   Matrix Y;
   std::vector<Index> order;
+  Index nconv = 0;
+  // Rayleigh–Ritz on the current basis: true when every wanted pair meets the tolerance.
+  auto ritz = [&]() {
+    Eigen::SelfAdjointEigenSolver<Matrix> es(T.topLeftCorner(cur, cur));
+    theta = es.eigenvalues();
+    Y = es.eigenvectors();
+    anorm = std::max(anorm, theta.cwiseAbs().maxCoeff());
+    // ‖A V y − θ V y‖ = ‖C y‖ with C the coupling of the residual block to the basis.
+    res = (T.block(cur, 0, b, cur) * Y).colwise().norm().transpose();
+    order = wanted_order(theta, o.which);
+    const double bound = o.tol * anorm;
+    const Index wanted = std::min(k, cur);
+    nconv = 0;
+    for (Index i = 0; i < wanted; ++i)
+      if (res[order[i]] <= bound) ++nconv;
+    return nconv == k;
+  };
+  auto keep_going = [&]() {
+    if (!o.callback) return true;
+    double worst = 0.0;
+    for (Index i = 0; i < std::min(k, cur); ++i) worst = std::max(worst, anorm > 0 ? res[order[i]] / anorm : 0.0);
+    return o.callback(LanczosProgress{out.restarts, out.products, nconv, k, worst});
+  };
+  auto out_of_products = [&]() { return o.max_products > 0 && out.products >= o.max_products; };
   for (;;) {
+    bool done = false;
     while (cur + b <= m) {
       check_interrupt();
       A.apply(V.middleCols(cur, b), W);
@@ -156,28 +197,27 @@ LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& o) {
       T.block(cur + b, cur, b, b) = R;
       T.block(cur, cur + b, b, b) = R.transpose();
       cur += b;
+      if (o.early_exit && cur + b <= m && cur >= k) {
+        if (ritz()) {
+          out.status = Status::Converged;
+        } else if (out_of_products()) {
+          out.status = Status::NotConverged;
+        } else if (!keep_going()) {
+          out.status = Status::Interrupted;
+        }
+        if (out.status != Status::Running) {
+          done = true;
+          break;
+        }
+      }
     }
-    Eigen::SelfAdjointEigenSolver<Matrix> es(T.topLeftCorner(cur, cur));
-    theta = es.eigenvalues();
-    Y = es.eigenvectors();
-    anorm = std::max(anorm, theta.cwiseAbs().maxCoeff());
-    // ‖A V y − θ V y‖ = ‖C y‖ with C the coupling of the residual block to the basis.
-    res = (T.block(cur, 0, b, cur) * Y).colwise().norm().transpose();
-    order = wanted_order(theta, o.which);
-    const double bound = o.tol * anorm;
-    Index nconv = 0;
-    double worst = 0.0;
-    for (Index i = 0; i < k; ++i) {
-      if (res[order[i]] <= bound) ++nconv;
-      worst = std::max(worst, anorm > 0 ? res[order[i]] / anorm : 0.0);
+    if (!done) {
+      if (ritz()) out.status = Status::Converged;
+      else if (out.restarts >= o.maxiter || out_of_products()) out.status = Status::NotConverged;
+      else if (!keep_going()) out.status = Status::Interrupted;
     }
     out.num_converged = nconv;
-    out.converged = nconv == k;
-    if (o.callback && !out.converged) {
-      LanczosProgress p{out.restarts, out.products, nconv, k, worst};
-      if (!o.callback(p)) out.stopped = true;
-    }
-    if (out.converged || out.stopped || out.restarts >= maxiter) break;
+    if (out.status != Status::Running) break;
 
     // Thick restart: keep the l most wanted Ritz vectors and the residual block.
     const Index l = std::min(m - b, std::max(k + nconv / 2, (m + k) / 2 - b / 2));

@@ -1,10 +1,46 @@
+// The defaults of the Model interface, and the generic Point (a model's own point may cache
+// more: network_point.cpp).
 #include "landscope/model.hpp"
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "landscope/diagnostic.hpp"
+#include "landscope/point.hpp"
+#include "parallel.hpp"
+
 namespace landscope {
+
+// ---------------------------------------------------------------------------------------------
+// Model defaults
+
+std::shared_ptr<Point> Model::at(const VectorRef& w, const IndexVector* samples) const {
+  return std::make_shared<Point>(*this, w, samples);
+}
+
+Vector Model::losses(const MatrixRef& W, Vector* grad_norms) const {
+  if (W.rows() != num_params())
+    throw std::invalid_argument("W: expected " + std::to_string(num_params()) + " rows (one point a column), got " +
+                                std::to_string(W.rows()));
+  const Index b = W.cols();
+  Vector out(b);
+  if (grad_norms) grad_norms->resize(b);
+  for (Index j = 0; j < b; ++j) {
+    check_interrupt();
+    auto p = at(W.col(j));
+    out[j] = p->loss();
+    if (grad_norms) (*grad_norms)[j] = p->grad_norm();
+  }
+  return out;
+}
+
+std::unique_ptr<Diagnostic> Model::diagnostic(const std::string&) const { return nullptr; }
+
+double Model::loss(const VectorRef& w, const IndexVector* samples) const {
+  Vector g;
+  return loss_and_gradient(w, g, samples);
+}
 
 Vector Model::gradient(const VectorRef& w, const IndexVector* samples) const {
   Vector g;
@@ -25,23 +61,22 @@ Matrix Model::vjp(const VectorRef& w, const MatrixRef& U) const {
   return jacobian(w).transpose() * U;
 }
 
-std::unique_ptr<LinearOperator> Model::hessian_operator(const VectorRef& w) const {
-  check_params(w);
-  return std::make_unique<FunctionOperator>(
-      num_params(), [this, w = Vector(w)](const MatrixRef& X, Matrix& Y) { Y = hvp(w, X); });
+MatrixR Model::tangent_kernel(const VectorRef& w) const {
+  const MatrixR J = jacobian(w);
+  return J * J.transpose();
 }
 
+MatrixR Model::hessian(const VectorRef& w) const {
+  const Index P = num_params();
+  const Matrix H = hvp(w, Matrix::Identity(P, P));
+  return 0.5 * (H + H.transpose());
+}
+
+std::unique_ptr<LinearOperator> Model::hessian_operator(const VectorRef& w) const { return at(w)->hessian_operator(); }
 std::unique_ptr<LinearOperator> Model::gauss_newton_operator(const VectorRef& w) const {
-  check_params(w);
-  return std::make_unique<FunctionOperator>(
-      num_params(), [this, w = Vector(w)](const MatrixRef& X, Matrix& Y) { Y = gauss_newton_vp(w, X); });
+  return at(w)->gauss_newton_operator();
 }
-
-std::unique_ptr<LinearOperator> Model::kernel_operator(const VectorRef& w) const {
-  check_params(w);
-  return std::make_unique<FunctionOperator>(
-      num_outputs(), [this, w = Vector(w)](const MatrixRef& U, Matrix& Y) { Y = jvp(w, vjp(w, U)); });
-}
+std::unique_ptr<LinearOperator> Model::kernel_operator(const VectorRef& w) const { return at(w)->kernel_operator(); }
 
 void Model::check_params(const VectorRef& w) const {
   if (w.size() != num_params())
@@ -67,6 +102,88 @@ void Model::check_samples(const IndexVector* samples) const {
       throw std::invalid_argument("samples: index " + std::to_string(s) + " out of range [0, " +
                                   std::to_string(n) + ")");
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Point
+
+Point::Point(const Model& model, const VectorRef& w, const IndexVector* samples) : m_model(model) {
+  model.check_params(w);
+  model.check_samples(samples);
+  m_w = w;
+  if (samples) m_samples = *samples;
+}
+
+void Point::prepare_curvature() {
+  std::lock_guard<std::mutex> lock(m_lock);
+  do_prepare_curvature();
+}
+
+double Point::loss() {
+  std::lock_guard<std::mutex> lock(m_lock);
+  if (!m_have_loss) {
+    m_loss = compute_loss();
+    m_have_loss = true;
+  }
+  return m_loss;
+}
+
+const Vector& Point::gradient() {
+  std::lock_guard<std::mutex> lock(m_lock);
+  if (!m_have_grad) {
+    Vector g;
+    const double f = compute_loss_and_gradient(g);
+    set_first_order(f, std::move(g));
+  }
+  return m_grad;
+}
+
+double Point::grad_norm() {
+  const Vector& g = gradient();
+  const double n = g.norm();
+  return std::isfinite(n) || !g.allFinite() ? n : g.blueNorm();  // overflow-safe when needed
+}
+
+const MatrixR& Point::kernel() {
+  std::lock_guard<std::mutex> lock(m_lock);
+  if (!m_have_kernel) {
+    m_kernel = tangent_kernel();
+    m_have_kernel = true;
+  }
+  return m_kernel;
+}
+
+void Point::set_first_order(double loss, Vector grad) {
+  m_loss = loss;
+  m_have_loss = true;
+  m_grad = std::move(grad);
+  m_have_grad = true;
+}
+
+double Point::compute_loss() { return m_model.loss(m_w, samples()); }
+double Point::compute_loss_and_gradient(Vector& grad) { return m_model.loss_and_gradient(m_w, grad, samples()); }
+
+Matrix Point::hvp(const MatrixRef& V) const { return m_model.hvp(m_w, V, samples()); }
+Matrix Point::gauss_newton_vp(const MatrixRef& V) const { return m_model.gauss_newton_vp(m_w, V); }
+Matrix Point::jvp(const MatrixRef& V) const { return m_model.jvp(m_w, V); }
+Matrix Point::vjp(const MatrixRef& U) const { return m_model.vjp(m_w, U); }
+
+std::unique_ptr<LinearOperator> Point::hessian_operator() {
+  std::shared_ptr<const Point> self = shared_from_this();
+  return std::make_unique<FunctionOperator>(m_model.num_params(),
+                                            [self](const MatrixRef& X, Matrix& Y) { Y = self->hvp(X); });
+}
+
+std::unique_ptr<LinearOperator> Point::gauss_newton_operator() {
+  std::shared_ptr<const Point> self = shared_from_this();
+  return std::make_unique<FunctionOperator>(m_model.num_params(),
+                                            [self](const MatrixRef& X, Matrix& Y) { Y = self->gauss_newton_vp(X); });
+}
+
+std::unique_ptr<LinearOperator> Point::kernel_operator() {
+  std::shared_ptr<const Point> self = shared_from_this();
+  return std::make_unique<FunctionOperator>(m_model.num_outputs(),
+                                            [self](const MatrixRef& U, Matrix& Y) { Y = self->jvp(self->vjp(U)); });
 }
 
 }  // namespace landscope

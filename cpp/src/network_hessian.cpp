@@ -144,7 +144,7 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
     Matrix &Rdelta = ws.Rdelta, &T = ws.T;
     Matrix* Rdh = &ws.Rdh;
     Matrix* Rdh_above = &ws.Rdh_above;
-    detail::apply_loss_curvature(m_options.loss, pass.p, RF, norm, Rdelta);
+    m_head->curvature(pass, RF, norm, Rdelta);
     for (std::size_t j = NL; j-- > 0;) {
       const Layer& L = m_layers[j];
       const RowMap W = weight(w, j);
@@ -199,28 +199,8 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
 }
 
 void Network::weighted_jacobian(const VectorRef& w, MatrixR& Jt) const {
-  const Index n = num_samples(), k = output_dim();
   Jt = jacobian(w);
-  const double norm = norm_factor(n);
-  if (m_options.loss == LossKind::Square) {
-    if (norm != 1.0) Jt *= std::sqrt(norm);
-    return;
-  }
-  // diag(p) − p pᵀ = Bᵀ B with B = (I − u uᵀ) diag(u), u = √p (a projector since |u| = 1).
-  const MatrixR P = outputs(w);
-  parallel_for(n, num_threads(), [&](Index i) {
-    Eigen::VectorXd f = P.row(i).transpose();
-    const double mx = f.maxCoeff();
-    Eigen::VectorXd p = (f.array() - mx).exp();
-    p /= p.sum();
-    const Eigen::VectorXd uvec = p.cwiseSqrt();
-    Matrix B = -uvec * uvec.transpose();
-    B.diagonal().array() += 1.0;
-    B = B * uvec.asDiagonal();
-    B *= std::sqrt(norm);
-    MatrixR rows = Jt.middleRows(i * k, k);
-    Jt.middleRows(i * k, k).noalias() = B * rows;
-  });
+  m_head->weight_jacobian(outputs(w), norm_factor(num_samples()), Jt);
 }
 
 MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
@@ -261,31 +241,6 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
     B.triangularView<Eigen::StrictlyUpper>() = B.transpose();  // exact symmetry
     H.block(m_offset[0] + a * d, m_offset[0] + a * d, d, d) += B;
   });
-}
-
-MatrixR Network::hessian(const VectorRef& w) const {
-  check_params(w);
-  if (shallow_fast_path()) {
-    MatrixR H = gauss_newton_dense(w);
-    shallow_residual_part(w, H);
-    return H;
-  }
-  return hessian_basis(w);
-}
-
-std::pair<MatrixR, MatrixR> Network::hessian_parts(const VectorRef& w) const {
-  check_params(w);
-  MatrixR G = gauss_newton_dense(w);
-  MatrixR R;
-  if (shallow_fast_path()) {
-    R = detail::large_matrix<MatrixR>(G.rows(), G.cols());
-    R.setZero();
-    shallow_residual_part(w, R);
-  } else {
-    R = hessian_basis(w);
-    R -= G;
-  }
-  return {std::move(G), std::move(R)};
 }
 
 }  // namespace landscope

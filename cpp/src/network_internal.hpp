@@ -1,8 +1,16 @@
 #pragma once
-// Intermediates shared by network.cpp and network_hessian.cpp.
+// Internals of Network shared by its sources:
+//   network.cpp          construction, parameter layout, and the Model methods (calls to a point)
+//   network_passes.cpp   the passes over one block of samples and the loss heads
+//   network_point.cpp    NetworkPoint: the block loops, the cached passes and the H operator
+//   network_hessian.cpp  dense H, G and R
+#include <atomic>
+#include <memory>
 #include <vector>
 
 #include "landscope/network.hpp"
+#include "landscope/point.hpp"
+#include "parallel.hpp"
 
 namespace landscope {
 
@@ -28,15 +36,76 @@ struct Network::Pass {
   std::vector<Matrix> delta;  // δ_j = ∂ℓ/∂z[j]
   std::vector<Matrix> dh;     // dh[j] = ∂ℓ/∂h[j], j >= 1
   RScratch r;                 // R-pass scratch for uncached use
+  double loss = 0;            // the block's loss (cached passes)
 };
 
 namespace detail {
-/// out = D · RF where D = ∂²ℓ/∂F² per sample (times `norm`); RF holds `tiles` stacked copies
-/// of the block's rows (tile t = rows [t·n, (t+1)·n)).
-void apply_loss_curvature(LossKind loss, const Matrix& p, const Matrix& RF, double norm,
-                          Matrix& out);
+
+/// The loss ℓ(F, targets) on top of the network, with its targets: the one place the loss kind
+/// matters. `norm` is the reduction factor (1 or 1/batch).
+class LossHead {
+ public:
+  virtual ~LossHead() = default;
+  /// Copies the targets of samples [begin, end) (or of samples[begin..end)) into the pass.
+  virtual void gather(const IndexVector* samples, Index begin, Index end, Network::Pass& pass) const = 0;
+  /// The block's loss; writes dℓ/dF into pass.g (and what curvature() needs).
+  virtual double value_and_gradient(Network::Pass& pass, double norm) const = 0;
+  /// out = D · RF with D = ∂²ℓ/∂F² per sample (times `norm`); RF holds stacked copies ("tiles")
+  /// of the block's rows (tile t = rows [t·n, (t+1)·n)).
+  virtual void curvature(const Network::Pass& pass, const Matrix& RF, double norm, Matrix& out) const = 0;
+  /// Jt ← D^{1/2} Jt sample by sample (rows i·k .. i·k + k − 1), F the outputs: G = Jtᵀ Jt.
+  virtual void weight_jacobian(const MatrixR& F, double norm, MatrixR& Jt) const = 0;
+};
+
+/// The head of `kind` for n samples with k outputs; checks the targets (naming y, num_classes).
+std::unique_ptr<LossHead> make_loss_head(LossKind kind, MatrixR Y, IndexVector labels, Index n, Index k);
+
 /// R (tiles·n x m) ⊙= S (n x m), tile by tile.
 void tile_mul(Matrix& R, const Matrix& S);
+
+/// Calls f(block, begin, end) for the sample blocks of a batch of n rows, in parallel.
+template <typename F>
+void for_blocks(Index n, F&& f) {
+  const Index blocks = num_blocks(n);
+  parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); });
+}
+
 }  // namespace detail
+
+/// Network::at(w): the block loops of every derivative, over a per-thread pass or, once
+/// prepare_curvature() ran, over passes cached for the point's lifetime.
+class NetworkPoint : public Point {
+ public:
+  NetworkPoint(const Network& net, const VectorRef& w, const IndexVector* samples);
+
+  Matrix hvp(const MatrixRef& V) const override;
+  Matrix gauss_newton_vp(const MatrixRef& V) const override;
+  Matrix jvp(const MatrixRef& V) const override;
+  Matrix vjp(const MatrixRef& U) const override;
+
+  MatrixR outputs() const override { return outputs_or_residuals(false); }
+  MatrixR residuals() const override { return outputs_or_residuals(true); }
+  MatrixR jacobian() const override;
+  MatrixR tangent_kernel() const override;
+  MatrixR hessian() const override;
+  std::pair<MatrixR, MatrixR> hessian_parts() const override;
+  /// Prepares the curvature once; each product then runs only the R-pass.
+  std::unique_ptr<LinearOperator> hessian_operator() override;
+
+ protected:
+  void do_prepare_curvature() override;
+  double compute_loss() override;
+  double compute_loss_and_gradient(Vector& grad) override;
+
+ private:
+  MatrixR outputs_or_residuals(bool residuals) const;
+  void apply_hessian(const MatrixRef& X, Matrix& Y) const;
+
+  const Network& m_net;
+  Index m_n;        // rows of the batch
+  double m_norm;    // the reduction factor
+  std::vector<Network::Pass> m_cache;  // per block, after prepare_curvature()
+  std::atomic<bool> m_cached{false};   // m_cache is complete (readable without the lock)
+};
 
 }  // namespace landscope

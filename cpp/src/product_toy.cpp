@@ -1,8 +1,10 @@
 #include "landscope/product_toy.hpp"
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
+#include "landscope/diagnostic.hpp"
 #include "rng.hpp"
 
 namespace landscope {
@@ -119,6 +121,25 @@ std::pair<MatrixR, MatrixR> ProductToy::hessian_parts(const VectorRef& w) const 
   MatrixR G = p * p.transpose();
   MatrixR R = (w.prod() - 1.0) * second_partials(w);
   return {std::move(G), std::move(R)};
+}
+
+namespace {
+
+class Balancedness : public Diagnostic {
+ public:
+  std::string name() const override { return "balancedness"; }
+  double compute(Row& row) override {
+    const Vector& x = row.point.w();
+    const double lo = x.minCoeff();
+    return lo > 0 ? x.maxCoeff() / lo : std::numeric_limits<double>::infinity();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Diagnostic> ProductToy::diagnostic(const std::string& name) const {
+  if (name == "balancedness") return std::make_unique<Balancedness>();
+  return nullptr;
 }
 
 }  // namespace landscope

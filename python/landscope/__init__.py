@@ -15,7 +15,7 @@ from __future__ import annotations
 from ._loader import core as _core
 from ._loader import isa as _isa
 from . import optim, schedules, theory
-from .models import MLP, DeepLinear, LeastSquares, Model, ProductToy, ShallowNet
+from .models import MLP, DeepLinear, LeastSquares, Model, Point, ProductToy, ShallowNet
 from .operators import Operator, as_operator
 from .spectra import (
     Classification,
@@ -35,6 +35,7 @@ __version__ = _core.__version__
 
 __all__ = [
     "Model",
+    "Point",
     "LeastSquares",
     "DeepLinear",
     "ProductToy",

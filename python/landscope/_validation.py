@@ -231,6 +231,20 @@ def check_memory(nbytes: int, what: str) -> None:
         raise MemoryError(f"{what} needs {_gb(nbytes)}, but only {_gb(avail)} of memory is available")
 
 
+def number(name: str, value) -> float:
+    """A real number (bool is not one) as a float, else TypeError naming ``name``. Conversion only:
+    the range is the C++ check()'s to judge."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    return float(value)
+
+
+def whole(name: str, value) -> int:
+    """An integer (bool is not one) that fits the engine's 64-bit steps, else TypeError/ValueError
+    naming ``name``. Conversion only: the range is the C++ check()'s to judge."""
+    return integer(name, value, -2**62, 2**62)
+
+
 def integer(name: str, value, lo: int, hi: int = 2**62) -> int:
     """An integer in [lo, hi] (bool is not one), else TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

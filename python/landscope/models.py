@@ -22,7 +22,7 @@ from . import _validation as val
 from ._loader import core as _core
 from .operators import Operator
 
-__all__ = ["Model", "LeastSquares", "DeepLinear", "ProductToy", "ShallowNet", "MLP"]
+__all__ = ["Model", "Point", "LeastSquares", "DeepLinear", "ProductToy", "ShallowNet", "MLP"]
 
 _ACTIVATIONS = ("identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu")
 
@@ -105,6 +105,26 @@ class Model:
         for name, offset, rows, cols in self._m.param_blocks():
             block = w[offset : offset + rows * cols]
             out[name] = block if cols == 1 else block.reshape(rows, cols)
+        return out
+
+    # -- a point, and many points ------------------------------------------------------------
+    def at(self, w, *, samples=None) -> "Point":
+        """The model at w (on ``samples``, or all of them): w is checked once, and the loss,
+        gradient, products, J, K, H and the operators come from one cache; for layered models
+        one forward/backward pass serves the loss, the gradient and every H v (after the first
+        ``hvp`` or ``hessian_operator``). See :class:`Point`."""
+        return Point(self, self._m.at(self._w(w), self._samples(samples, "at")))
+
+    def losses(self, W, *, grad_norms: bool = False):
+        """L at many parameter vectors: ``W`` of shape (P, b), one point a column (or (P,)).
+        Returns the b losses, and with ``grad_norms=True`` also the b gradient norms ‖∇L‖.
+        Parallel over points and samples, summed in a fixed order: the result does not depend on
+        the thread count (it equals :meth:`loss` up to rounding)."""
+        V, flat = val.as_directions(W, self.num_params, "W")
+        self._check_pass(self.num_samples, "losses")
+        out = self._m.losses(V, bool(grad_norms))
+        if flat:
+            return (float(out[0][0]), float(out[1][0])) if grad_norms else float(out[0])
         return out
 
     # -- values and first derivatives ----------------------------------------------------
@@ -349,6 +369,91 @@ class Model:
 
     def _describe(self) -> str:
         return f"n={self.num_samples}, k={self.output_dim}"
+
+
+class Point:
+    """A model at one parameter vector (:meth:`Model.at`): everything DESIGN §2 defines at w, with
+    the same shapes as the Model methods of the same names, computed from one cache. Loss and
+    gradient are computed once; for layered models ``hvp`` and ``hessian_operator`` run the
+    second-order forward/backward pass once and every later product only its R-pass. Products,
+    J, K and operators are full-batch (the sample subset applies to loss, gradient and hvp)."""
+
+    def __init__(self, model: Model, core):
+        self.model = model
+        self._p = core
+
+    @property
+    def w(self) -> np.ndarray:
+        return self._p.w
+
+    def loss(self) -> float:
+        return self._p.loss()
+
+    def gradient(self) -> np.ndarray:
+        return self._p.gradient()
+
+    def loss_and_gradient(self) -> tuple[float, np.ndarray]:
+        g = self._p.gradient()
+        return self._p.loss(), g
+
+    def grad_norm(self) -> float:
+        return self._p.grad_norm()
+
+    def outputs(self) -> np.ndarray:
+        return self.model._shaped(self._p.outputs())
+
+    def residuals(self) -> np.ndarray:
+        return self.model._shaped(self._p.residuals())
+
+    def jacobian(self) -> np.ndarray:
+        m = self.model
+        val.check_memory(8 * m.num_outputs * m.num_params, "jacobian: the (n·k) x P Jacobian")
+        return self._p.jacobian()
+
+    def tangent_kernel(self) -> np.ndarray:
+        val.check_memory(8 * self.model.num_outputs**2, "tangent_kernel: the (n·k) x (n·k) kernel")
+        return self._p.tangent_kernel()
+
+    def _product(self, fn, v, rows: int, name: str) -> np.ndarray:
+        V, flat = val.as_directions(v, rows, name)
+        out = fn(V)
+        return out[:, 0].copy() if flat else np.ascontiguousarray(out)
+
+    def hvp(self, v) -> np.ndarray:
+        """H v for v of shape (P,) or (P, b)."""
+        self._p.prepare_curvature()
+        return self._product(self._p.hvp, v, self.model.num_params, "v")
+
+    def gauss_newton_vp(self, v) -> np.ndarray:
+        return self._product(self._p.gauss_newton_vp, v, self.model.num_params, "v")
+
+    def jvp(self, v) -> np.ndarray:
+        return self._product(self._p.jvp, v, self.model.num_params, "v")
+
+    def vjp(self, u) -> np.ndarray:
+        return self._product(self._p.vjp, u, self.model.num_outputs, "u")
+
+    def hessian(self) -> np.ndarray:
+        P = self.model.num_params
+        val.check_memory(8 * P * P, f"hessian: a dense {P} x {P} Hessian")
+        return self._p.hessian()
+
+    def hessian_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        P = self.model.num_params
+        val.check_memory(3 * 8 * P * P, f"hessian_parts: two dense {P} x {P} matrices and a workspace")
+        return self._p.hessian_parts()
+
+    def hessian_operator(self) -> Operator:
+        return Operator(self._p.hessian_operator(), "hessian")
+
+    def gauss_newton_operator(self) -> Operator:
+        return Operator(self._p.gauss_newton_operator(), "gauss_newton")
+
+    def kernel_operator(self) -> Operator:
+        return Operator(self._p.kernel_operator(), "kernel")
+
+    def __repr__(self) -> str:
+        return f"Point({self.model!r}, P={self.model.num_params})"
 
 
 def _reduction(reduction) -> str:

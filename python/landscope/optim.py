@@ -37,12 +37,22 @@ class Optimizer:
     _fields: tuple = ()
 
     def __init__(self, lr: float, batch_size: Optional[int] = None, seed: int = 0):
-        self.lr = val.real("lr", lr, 0.0)
+        self.lr = val.number("lr", lr)
         self.batch_size = None if batch_size is None else val.integer("batch_size", batch_size, 1)
         self.seed = val.integer("seed", seed, 0, 2**64 - 1)
 
     def _params(self) -> dict:
         return {f: getattr(self, f) for f in self._fields}
+
+    def _core(self):
+        """The C++ optimizer of these settings; its check() judges them (naming the keyword)."""
+        core = self._make()
+        core.lr, core.batch_size, core.seed = self.lr, self.batch_size or 0, self.seed
+        core.check()
+        return core
+
+    def _make(self):
+        return _core.GD()
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed, **self._params()}
@@ -56,10 +66,8 @@ class Optimizer:
         return _KINDS[kind](**d)
 
     def _build(self, num_samples: int):
-        if self.batch_size is not None and self.batch_size > num_samples:
-            raise ValueError(f"batch_size: expected at most the {num_samples} samples of the model, "
-                             f"got {self.batch_size}")
-        return _core.make_optimizer(self.kind, self.lr, self._params(), self.batch_size or 0, self.seed)
+        """A fresh C++ optimizer for a run (the loop checks batch_size against the samples)."""
+        return self._core()
 
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and self.to_dict() == other.to_dict()
@@ -80,6 +88,7 @@ class GD(Optimizer):
 
     def __init__(self, lr: float):
         super().__init__(lr)
+        self._core()
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lr": self.lr}
@@ -94,6 +103,7 @@ class SGD(Optimizer):
         if batch_size is None:
             raise ValueError("batch_size: SGD needs a batch size (use GD for full batches)")
         super().__init__(lr, batch_size, seed)
+        self._core()
 
     def to_dict(self) -> dict:
         return {"kind": "sgd", "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed}
@@ -108,10 +118,14 @@ class Momentum(Optimizer):
     def __init__(self, lr: float, beta: float = 0.9, nesterov: bool = False, batch_size: Optional[int] = None,
                  seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.beta = val.real("beta", beta, 0.0, 1.0, open_hi=True)
+        self.beta = val.number("beta", beta)
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov: expected a bool, got {nesterov!r}")
         self.nesterov = nesterov
+        self._core()
+
+    def _make(self):
+        return _core.Momentum(self.beta, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -123,10 +137,14 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, batch_size: Optional[int] = None, seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.beta1 = val.real("beta1", beta1, 0.0, 1.0, open_hi=True)
-        self.beta2 = val.real("beta2", beta2, 0.0, 1.0, open_hi=True)
-        self.eps = val.real("eps", eps, 0.0, open_lo=True)
-        self.weight_decay = val.real("weight_decay", weight_decay, 0.0)
+        self.beta1 = val.number("beta1", beta1)
+        self.beta2 = val.number("beta2", beta2)
+        self.eps = val.number("eps", eps)
+        self.weight_decay = val.number("weight_decay", weight_decay)
+        self._core()
+
+    def _make(self):
+        return _core.Adam(self.beta1, self.beta2, self.eps, self.weight_decay, self.kind == "adamw")
 
 
 class AdamW(Adam):
@@ -149,9 +167,13 @@ class PerturbedGD(Optimizer):
     def __init__(self, lr: float, radius: float = 1e-2, threshold: float = 1e-3, interval: int = 100,
                  seed: int = 0):
         super().__init__(lr, None, seed)
-        self.radius = val.real("radius", radius, 0.0, open_lo=True)
-        self.threshold = val.real("threshold", threshold, 0.0)
-        self.interval = val.integer("interval", interval, 1)
+        self.radius = val.number("radius", radius)
+        self.threshold = val.number("threshold", threshold)
+        self.interval = val.whole("interval", interval)
+        self._core()
+
+    def _make(self):
+        return _core.PerturbedGD(self.radius, self.threshold, self.interval)
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -167,7 +189,11 @@ class SAM(Optimizer):
 
     def __init__(self, lr: float, rho: float = 0.05, batch_size: Optional[int] = None, seed: int = 0):
         super().__init__(lr, batch_size, seed)
-        self.rho = val.real("rho", rho, 0.0)
+        self.rho = val.number("rho", rho)
+        self._core()
+
+    def _make(self):
+        return _core.SAM(self.rho)
 
 
 _KINDS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW, "perturbed_gd": PerturbedGD,

@@ -38,7 +38,7 @@ class Schedule:
     def __init__(self, kind: str, **params):
         self.kind = kind
         self.params = dict(params)
-        self._s = _core.make_schedule(kind, self.params)  # validates, naming the parameter
+        self._s = _FACTORIES[kind](**self.params)  # C++ checks the values, naming the parameter
 
     def __call__(self, t):
         """s(t) for an integer step or an integer array of steps (>= 0)."""
@@ -76,37 +76,42 @@ def constant() -> Schedule:
 
 def step_decay(period: int, gamma: float = 0.1) -> Schedule:
     """s(t) = gamma ** (t // period)."""
-    return Schedule("step", period=val.integer("period", period, 1), gamma=val.real("gamma", gamma))
+    return Schedule("step", period=val.whole("period", period), gamma=val.number("gamma", gamma))
 
 
 def cosine(total: int, final: float = 0.0) -> Schedule:
     """Cosine decay from 1 to ``final`` over ``total`` steps."""
-    return Schedule("cosine", total=val.integer("total", total, 1), final=val.real("final", final))
+    return Schedule("cosine", total=val.whole("total", total), final=val.number("final", final))
 
 
 def warmup_cosine(warmup: int, total: int, final: float = 0.0) -> Schedule:
     """Linear warmup over ``warmup`` steps, then cosine decay to ``final`` at ``total``."""
-    return Schedule("warmup_cosine", warmup=val.integer("warmup", warmup, 1), total=val.integer("total", total, 1),
-                    final=val.real("final", final))
+    return Schedule("warmup_cosine", warmup=val.whole("warmup", warmup), total=val.whole("total", total),
+                    final=val.number("final", final))
 
 
 def wsd(total: int, warmup: float = 0.05, decay: float = 0.2, final: float = 0.0) -> Schedule:
     """Warmup–stable–decay with the phase lengths as fractions of ``total``."""
-    return Schedule("wsd", total=val.integer("total", total, 1), warmup=val.real("warmup", warmup),
-                    decay=val.real("decay", decay), final=val.real("final", final))
+    return Schedule("wsd", total=val.whole("total", total), warmup=val.number("warmup", warmup),
+                    decay=val.number("decay", decay), final=val.number("final", final))
 
 
 def one_cycle(total: int, pct_start: float = 0.3, div_factor: float = 25.0,
               final_div_factor: float = 1e4) -> Schedule:
     """The 1-cycle policy (cosine up, cosine down) as a multiplier of the peak rate."""
-    return Schedule("one_cycle", total=val.integer("total", total, 2), pct_start=val.real("pct_start", pct_start),
-                    div_factor=val.real("div_factor", div_factor),
-                    final_div_factor=val.real("final_div_factor", final_div_factor))
+    return Schedule("one_cycle", total=val.whole("total", total), pct_start=val.number("pct_start", pct_start),
+                    div_factor=val.number("div_factor", div_factor),
+                    final_div_factor=val.number("final_div_factor", final_div_factor))
 
 
 def inverse_sqrt(warmup: int = 0) -> Schedule:
     """Linear warmup, then decay as 1/√t."""
-    return Schedule("inverse_sqrt", warmup=val.integer("warmup", warmup, 0))
+    return Schedule("inverse_sqrt", warmup=val.whole("warmup", warmup))
+
+
+_FACTORIES = {"constant": _core.Schedule.constant, "step": _core.Schedule.step_decay, "cosine": _core.Schedule.cosine,
+              "warmup_cosine": _core.Schedule.warmup_cosine, "wsd": _core.Schedule.wsd,
+              "one_cycle": _core.Schedule.one_cycle, "inverse_sqrt": _core.Schedule.inverse_sqrt}
 
 
 def tabulate(schedule, start: int, stop: int):
@@ -122,4 +127,4 @@ def tabulate(schedule, start: int, stop: int):
     if values.size and not (np.isfinite(values).all() and (values >= 0).all()):
         bad = int(np.argmax(~(np.isfinite(values) & (values >= 0))))
         raise ValueError(f"schedule: expected finite multipliers >= 0, got {values[bad]!r} at step {start + bad}")
-    return _core.make_schedule("table", {"values": values, "start": start})
+    return _core.Schedule.table(values, start)

@@ -213,36 +213,29 @@ def _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, c
     show_progress = _progress.enabled(progress)
     A = as_operator(op, n, name="op")
     size = A.size
-    k = _int("k", k, 1)
-    if k >= size:
-        raise ValueError(f"k: expected k < n = {size}, got {k} (use landscope.eigh for all eigenvalues)")
-    if not isinstance(which, str) or which not in _WHICH:
-        raise ValueError(f"which: expected one of {_WHICH}, got {which!r}")
-    tol = _positive("tol", tol, 1.0)
-    maxiter = 0 if maxiter is None else _int("maxiter", maxiter, 1)
-    block_size = _int("block_size", block_size, 1)
-    if block_size > size:
-        raise ValueError(f"block_size: expected <= n = {size}, got {block_size}")
-    if ncv is None:
-        ncv_eff = min(size, max(30, 2 * k + 2 * block_size))
-        ncv = 0
-    else:
-        ncv = _int("ncv", ncv, 1)
-        if not k + block_size <= ncv <= size:
-            raise ValueError(f"ncv: expected k + block_size = {k + block_size} <= ncv <= n = {size}, got {ncv}")
-        ncv_eff = ncv
-    V0 = None
+    o = _core.LanczosOptions()
+    o.k = val.whole("k", k)
+    if not isinstance(which, str):
+        raise TypeError(f"which: expected one of {_WHICH}, got {which!r}")
+    o.which = which  # the engine names a bad value
+    o.tol = val.number("tol", tol)
+    if maxiter is not None:
+        o.maxiter = val.whole("maxiter", maxiter)
+    o.ncv = 0 if ncv is None else val.whole("ncv", ncv)
+    if ncv is not None and o.ncv < 1:
+        raise ValueError(f"ncv: expected an integer >= 1 (None: the default), got {ncv}")
+    o.block_size = val.whole("block_size", block_size)
+    o.seed = _seed(seed)
     if v0 is not None:
         V0 = val._as_float_array("v0", v0)
         if V0.ndim == 1:
             V0 = V0.reshape(-1, 1)
-        if V0.ndim != 2 or V0.shape[0] != size or V0.shape[1] > block_size:
-            raise ValueError(f"v0: expected shape ({size},) or ({size}, c) with c <= block_size = {block_size}, "
-                             f"got {np.shape(v0)}")
-        if not np.all(np.linalg.norm(V0, axis=0) > 0):
-            raise ValueError("v0: every start vector must be nonzero")
-        V0 = np.asfortranarray(V0)
-    seed = _seed(seed)
+        if V0.ndim != 2:
+            raise ValueError(f"v0: expected shape ({size},) or ({size}, c), got {np.shape(v0)}")
+        o.v0 = np.asfortranarray(V0)
+    o.check(size)  # the engine's check of every option (k < n, tol, ncv, v0's shape, ...)
+    k, tol, block_size = o.k, o.tol, o.block_size
+    ncv_eff = o.default_ncv(size)
     val.check_memory(8 * size * (ncv_eff + 3 * block_size + k), f"eigsh: a Lanczos basis of {ncv_eff} vectors of length {size}")
     show = _Progress(label or f"eigsh {which} k={k}", show_progress)
     show.show(f"{show.label}: filling a basis of {ncv_eff} vectors ...")  # the first restart can take long
@@ -255,15 +248,16 @@ def _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, c
         return True
 
     try:
-        raw = _core.lanczos(A._op, k, which, tol, maxiter, ncv, block_size, seed, V0, hook)  # hook: Ctrl-C too
+        raw = _core.lanczos(A._op, o, hook)  # hook: Ctrl-C too
     finally:
         show.close()
-    res = EigshResult(eigenvalues=raw["eigenvalues"], eigenvectors=raw["eigenvectors"],
-                      residuals=raw["residuals"], converged=bool(raw["converged"]),
-                      num_converged=int(raw["num_converged"]), products=int(raw["products"]),
-                      restarts=int(raw["restarts"]), which=which, tol=tol, anorm=float(raw["anorm"]))
+    res = EigshResult(eigenvalues=raw.eigenvalues, eigenvectors=raw.eigenvectors,
+                      residuals=raw.residuals, converged=raw.status == "converged",
+                      num_converged=int(raw.num_converged), products=int(raw.products),
+                      restarts=int(raw.restarts), which=which, tol=tol, anorm=float(raw.anorm))
     if not res.converged:
-        why = "stopped by the callback" if raw["stopped"] else f"did not converge in {res.restarts} restarts"
+        why = ("stopped by the callback" if raw.status == "interrupted"
+               else f"did not converge in {res.restarts} restarts")
         raise ConvergenceError(f"eigsh: {why}; {res.num_converged} of {k} pairs met tol={tol:g} "
                                f"({res.products} products). Increase maxiter or ncv, or loosen tol.", res)
     return res

@@ -25,8 +25,11 @@ __all__ = ["train", "Trajectory", "TrainingInterrupted", "COLUMNS", "DIAGNOSTICS
 #: Columns of every trajectory, one entry per recorded row.
 COLUMNS = ("step", "loss", "grad_norm", "pl", "lr", "distance")
 #: Quantities ``record=`` can ask for: columns (NaN in rows that do not compute them), and
-#: ``params`` (copies of w in ``Trajectory.params``).
-DIAGNOSTICS = ("sharpness", "kernel_min", "kernel_drift", "balancedness", "hessian_norm", "params")
+#: ``params`` (copies of w in ``Trajectory.params``). The engine's table of diagnostics is the
+#: source (``balancedness`` is ProductToy's own).
+DIAGNOSTICS = tuple(_core.diagnostics()) + ("balancedness", "params")
+#: The keys of a run's state that are not a diagnostic's arrays.
+_BASE_STATE = ("step", "w", "w0", "loss0", "ema", "swa_sum", "swa_count", "stop_products")
 _FORMAT = "landscope.trajectory"
 
 
@@ -43,8 +46,10 @@ class Trajectory:
     - ``lr``: the rate of the update from w_t (NaN on a final row, where no update follows);
     - ``distance``: ‖w_t − w_0‖;
     - on request: ``sharpness`` λ_max(H), ``kernel_min`` λ_min(K), ``kernel_drift``
-      ‖K_t − K_0‖_F/‖K_0‖_F, ``balancedness`` max x / min x (ProductToy), ``hessian_norm``
-      ‖H‖_F; present only when recorded, NaN in rows where they were not computed.
+      ‖K_t − K_0‖_F/‖K_0‖_F, ``hessian_norm`` ‖H‖_F, ``grad_cosine`` the cosine between this
+      row's full-batch gradient and the previous such row's (near −1 when GD oscillates across
+      a valley, the edge-of-stability signature), ``balancedness`` max x / min x (ProductToy);
+      present only when recorded, NaN in rows where they were not computed.
 
     Also: ``params`` (rows x P) at ``params_step``, when recorded; ``w`` (the last iterate),
     ``w0``, ``ema`` and ``swa`` (averages, or None), ``status`` ("converged", "diverged",
@@ -178,7 +183,7 @@ class Trajectory:
             for k in f.files:
                 if k.startswith("state_"):
                     state[k[6:]] = f[k]
-            for k in ("ema", "swa_sum", "sharpness_vector", "kernel_vector", "kernel0"):
+            for k in ("ema", "swa_sum"):
                 state.setdefault(k, None)
             opt_state = {k[4:]: f[k] for k in f.files if k.startswith("opt_")}
             return cls(columns, f["params"], f["params_step"], state, opt_state, meta["status"], meta["message"],
@@ -186,7 +191,9 @@ class Trajectory:
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _record_spec(record, record_every: int) -> dict:
+def _record_spec(record, record_every: int, model: Model) -> dict:
+    """record= as {name: interval} for every name of DIAGNOSTICS (0: not recorded). The intervals
+    are converted here and judged by the engine (TrainOptions.check)."""
     if record is None:
         record = ()
     if isinstance(record, str):
@@ -196,15 +203,17 @@ def _record_spec(record, record_every: int) -> dict:
     except TypeError:
         raise TypeError(f"record: expected names from {DIAGNOSTICS} or a dict name -> interval, "
                         f"got {record!r}") from None
+    known = tuple(_core.diagnostics()) + tuple(model._m.diagnostics) + ("params",)
     for name, every in spec.items():
         if name not in DIAGNOSTICS:
             raise ValueError(f"record: unknown quantity {name!r}, expected some of {DIAGNOSTICS}")
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or not 1 <= every <= 2**62:
-            raise ValueError(f"record: the interval of {name!r} must be an integer in [1, 2**62], got {every!r}")
-        if every % record_every:
-            raise ValueError(f"record: the interval of {name!r} ({every}) must be a multiple of "
-                             f"record_every = {record_every}")
-    return {name: int(spec.get(name, 0)) for name in DIAGNOSTICS}
+        if name not in known:
+            raise ValueError(f"record: {name!r} is only defined for models that provide it "
+                             f"({type(model).__name__} provides {known})")
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral):
+            raise ValueError(f"record: the interval of {name!r} must be an integer, got {every!r}")
+        val.whole(f"record: the interval of {name!r}", every)
+    return {name: int(every) for name, every in spec.items()}
 
 
 def _swa_spec(swa) -> tuple[int, int]:
@@ -244,7 +253,7 @@ def _saved_arguments(traj: Trajectory) -> dict:
         sched = _schedules.Schedule.from_dict(sched)
     return dict(schedule=sched, clip_norm=o["clip_norm"] or None, ema=o["ema_decay"] or None,
                 swa=None if o["swa_start"] < 0 else (o["swa_start"], o["swa_every"]),
-                record_every=o["record_every"], record={k: o[k] for k in DIAGNOSTICS if o[k]},
+                record_every=o["record_every"], record={k: o[k] for k in DIAGNOSTICS if o.get(k)},
                 loss_star=o["loss_star"], tol=None if o["tol"] < 0 else o["tol"], blowup=o["blowup"],
                 sharpness_tol=o["sharpness_tol"])
 
@@ -272,12 +281,12 @@ def _check_resumable(model: Model, resume: "Trajectory") -> None:
                              f"{key}={now['config'].get(key)!r}")
     P, N = model.num_params, model.num_outputs
     shapes = {"w": (P,), "w0": (P,), "ema": (P,), "swa_sum": (P,), "sharpness_vector": (P,),
-              "kernel_vector": (N,), "kernel0": (N, N)}
+              "kernel_vector": (N,), "kernel0": (N, N), "grad_cosine_previous": (P,)}
     for key, shape in shapes.items():
         value = resume._state.get(key)
-        if value is not None and np.shape(value) != shape:
+        if value is not None and np.size(value) and np.size(value) != np.prod(shape):
             raise ValueError(f"resume: the saved state {key!r} has shape {np.shape(value)}, expected {shape} "
-                                               f"for this model (P = {P}, n·k = {N})")
+                             f"for this model (P = {P}, n·k = {N})")
 
 
 def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, schedule=_UNSET, clip_norm=_UNSET,
@@ -352,24 +361,32 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     blowup, sharpness_tol = args["blowup"], args["sharpness_tol"]
     steps = val.integer("steps", steps, 0)
     record_every = val.integer("record_every", record_every, 1)
-    intervals = _record_spec(record, record_every)
+    opts = _core.TrainOptions()
+    opts.record = _record_spec(record, record_every, model)
+    intervals = {name: opts.record.get(name, 0) for name in DIAGNOSTICS}
     swa_start, swa_every = _swa_spec(swa)
-    options = dict(
-        steps=steps, record_every=record_every,
-        clip_norm=0.0 if clip_norm is None else val.real("clip_norm", clip_norm, 0.0, open_lo=True),
-        ema_decay=0.0 if ema is None else val.real("ema", ema, 0.0, 1.0, open_lo=True, open_hi=True),
-        swa_start=swa_start, swa_every=swa_every,
-        loss_star=val.real("loss_star", loss_star),
-        tol=-1.0 if tol is None else val.real("tol", tol, 0.0),
-        blowup=val.real("blowup", blowup, 1.0, open_lo=True),
-        sharpness_tol=val.real("sharpness_tol", sharpness_tol, 0.0, 1.0, open_lo=True, open_hi=True),
-        sharpness_max_products=500, callback_seconds=0.25, **intervals)
-    if intervals["balancedness"] and not isinstance(model, ProductToy):
-        raise ValueError("record: 'balancedness' is only defined for ProductToy")
-    if intervals["kernel_drift"] or (intervals["kernel_min"] and model.num_outputs <= 2048):
-        val.check_memory(24 * model.num_outputs**2, "record: the dense (n·k) x (n·k) tangent kernel")
-    if intervals["hessian_norm"]:
-        val.check_memory(8 * P * P, "record: 'hessian_norm' (the dense P x P Hessian)")
+    opts.steps, opts.record_every = steps, record_every
+    opts.clip_norm = 0.0 if clip_norm is None else val.number("clip_norm", clip_norm)
+    opts.ema = 0.0 if ema is None else val.number("ema", ema)
+    opts.swa_start, opts.swa_every = swa_start, swa_every
+    opts.loss_star = val.number("loss_star", loss_star)
+    opts.tol = -1.0 if tol is None else val.number("tol", tol)
+    opts.blowup = val.number("blowup", blowup)
+    opts.recorder.sharpness_tol = val.number("sharpness_tol", sharpness_tol)
+    if clip_norm is not None and opts.clip_norm <= 0:
+        raise ValueError(f"clip_norm: expected a norm > 0 (None: no clipping), got {clip_norm!r}")
+    if ema is not None and not 0 < opts.ema < 1:
+        raise ValueError(f"ema: expected a decay in (0, 1) (None: off), got {ema!r}")
+    if tol is not None and not opts.tol >= 0:
+        raise ValueError(f"tol: expected a tolerance >= 0 (None: off), got {tol!r}")
+    opts.check()  # the engine's check of every option, before any work
+    options = dict(steps=steps, record_every=record_every, clip_norm=opts.clip_norm, ema_decay=opts.ema,
+                   swa_start=swa_start, swa_every=swa_every, loss_star=opts.loss_star, tol=opts.tol,
+                   blowup=opts.blowup, sharpness_tol=opts.recorder.sharpness_tol,
+                   sharpness_max_products=opts.recorder.sharpness_max_products, **intervals)
+    for name, every in opts.record.items():
+        if name != "params":
+            val.check_memory(_core.diagnostic_memory(model._m, name, opts.recorder), f"record: {name!r}")
     extra = sum(1 for k in DIAGNOSTICS[:-1] if intervals[k])
     val.check_memory(8 * (len(COLUMNS) + extra) * 2 * (steps // record_every + 2),
                      "the trajectory's rows (with the copy returned to Python)")
@@ -379,8 +396,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     core_opt = optimizer._build(model.num_samples)
     if resume is None:
         w0 = val.as_params(w0, P, "w0")
-        state = dict(step=0, w=w0.copy(), w0=w0.copy(), loss0=math.nan, ema=None, swa_sum=None, swa_count=0,
-                     sharpness_vector=None, kernel_vector=None, kernel0=None)
+        state = dict(step=0, w=w0.copy(), w0=w0.copy(), loss0=math.nan, ema=None, swa_sum=None, swa_count=0)
         previous, keep, prev_products, prev_elapsed = None, 0, 0, 0.0
     else:
         state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in resume._state.items()}
@@ -389,9 +405,11 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         previous = resume
         # A row at the current step (where the run stopped) is retaken, with its sharpness products.
         keep = int(np.searchsorted(resume.columns["step"], state["step"]))
-        prev_products = resume.sharpness_products - int(resume._state.get("stop_products") or 0)
+        stopped = resume._state.get("stop_products") or 0
+        stopped = stopped.get("sharpness", 0) if isinstance(stopped, dict) else int(stopped)
+        prev_products = resume.sharpness_products - stopped
         prev_elapsed = resume.elapsed
-    core_sched = _schedules.tabulate(schedule, state["step"], steps)
+    opts.schedule = _schedules.tabulate(schedule, state["step"], steps)
     core_opt.reset(P)
     if previous is not None:
         try:
@@ -401,14 +419,19 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
 
     show = _Progress(_progress.enabled(progress))
     start = time.perf_counter()
+    core_state = {k: v for k, v in state.items() if k in _BASE_STATE}
+    core_state["diagnostics"] = {k: np.ravel(v) for k, v in state.items() if k not in _BASE_STATE and v is not None}
     try:
-        status, message, rows, state, products = _core.train(model._m, core_opt, state, core_sched, options, show)
+        status, message, rows, params, params_step, state, products = _core.train(model._m, core_opt, core_state,
+                                                                                  opts, show)
     finally:
         show.close()
     elapsed = time.perf_counter() - start
-
-    params, params_step = rows.pop("params"), rows.pop("params_step")
-    rows = {k: v for k, v in rows.items() if k in COLUMNS or intervals[k]}
+    state.update(state.pop("diagnostics"))
+    if state.get("kernel0") is not None:
+        state["kernel0"] = state["kernel0"].reshape(model.num_outputs, model.num_outputs)
+    products = products.get("sharpness", 0)
+    rows = {k: rows[k] for k in COLUMNS + DIAGNOSTICS if k in rows}
     if previous is not None:
         old = previous.columns
         names = [k for k in COLUMNS + DIAGNOSTICS if k in rows or k in old]
@@ -421,7 +444,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         "optimizer": optimizer.to_dict(),
         "schedule": schedule.to_dict() if isinstance(schedule, _schedules.Schedule) else
                     (None if schedule is None else "callable"),
-        "options": {k: v for k, v in options.items() if k != "callback_seconds"},
+        "options": options,
         "model": _model_signature(model),
     }
     traj = Trajectory(rows, params, params_step, state, dict(core_opt.state()), status, message, config,

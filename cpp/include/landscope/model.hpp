@@ -10,6 +10,9 @@
 
 namespace landscope {
 
+class Point;
+class Diagnostic;
+
 /// A named block of the flat parameter vector: w[offset : offset + rows*cols] in row-major order.
 struct ParamBlock {
   std::string name;
@@ -34,7 +37,20 @@ class Model {
   virtual std::vector<ParamBlock> param_blocks() const = 0;
   virtual Vector init(std::uint64_t seed) const = 0;
 
-  virtual double loss(const VectorRef& w, const IndexVector* samples = nullptr) const = 0;
+  /// The model at w (on `samples`, or all samples): checks w once and serves every quantity
+  /// below from one cache (landscope/point.hpp). Layered models share their passes there.
+  virtual std::shared_ptr<Point> at(const VectorRef& w, const IndexVector* samples = nullptr) const;
+  /// The full-batch losses at the b columns of W (P x b), and the gradient norms when
+  /// `grad_norms` is given; parallel over points and samples, summed in a fixed order (the
+  /// same for any thread count).
+  virtual Vector losses(const MatrixRef& W, Vector* grad_norms = nullptr) const;
+  /// A training diagnostic only this model family defines (null: none by that name).
+  virtual std::unique_ptr<Diagnostic> diagnostic(const std::string& name) const;
+  /// The names diagnostic() knows.
+  virtual std::vector<std::string> diagnostics() const { return {}; }
+
+  /// The default goes through loss_and_gradient().
+  virtual double loss(const VectorRef& w, const IndexVector* samples = nullptr) const;
   /// Returns the loss and writes the gradient into `grad` (resized to P).
   virtual double loss_and_gradient(const VectorRef& w, Vector& grad,
                                    const IndexVector* samples = nullptr) const = 0;
@@ -44,7 +60,8 @@ class Model {
   /// dℓ/dF per sample before the reduction: F − Y (square), softmax(F) − onehot (cross-entropy).
   virtual MatrixR residuals(const VectorRef& w) const = 0;
   virtual MatrixR jacobian(const VectorRef& w) const = 0;
-  virtual MatrixR tangent_kernel(const VectorRef& w) const = 0;
+  /// The default forms J Jᵀ.
+  virtual MatrixR tangent_kernel(const VectorRef& w) const;
 
   /// Exact H V (forward-over-reverse); V is P x b.
   virtual Matrix hvp(const VectorRef& w, const MatrixRef& V,
@@ -56,18 +73,19 @@ class Model {
   virtual Matrix jvp(const VectorRef& w, const MatrixRef& V) const;
   virtual Matrix vjp(const VectorRef& w, const MatrixRef& U) const;
 
-  /// H(w), G(w) (P x P) and K(w) = J Jᵀ (n·k x n·k) as operators. They keep a copy of w and
-  /// refer to the model, which must outlive them.
-  virtual std::unique_ptr<LinearOperator> hessian_operator(const VectorRef& w) const;
+  /// H(w), G(w) (P x P) and K(w) = J Jᵀ (n·k x n·k) as operators: at(w)'s, which keep the point
+  /// (and its cached passes) alive and refer to the model, which must outlive them.
+  std::unique_ptr<LinearOperator> hessian_operator(const VectorRef& w) const;
   std::unique_ptr<LinearOperator> gauss_newton_operator(const VectorRef& w) const;
   std::unique_ptr<LinearOperator> kernel_operator(const VectorRef& w) const;
 
-  /// Dense symmetric Hessian, P x P.
-  virtual MatrixR hessian(const VectorRef& w) const = 0;
+  /// Dense symmetric Hessian, P x P. The default applies hvp() to the identity.
+  virtual MatrixR hessian(const VectorRef& w) const;
   /// (G, R): Gauss–Newton and residual parts, H = G + R.
   virtual std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const = 0;
 
  protected:
+  friend class Point;
   void check_params(const VectorRef& w) const;
   void check_directions(const MatrixRef& V) const;
   void check_samples(const IndexVector* samples) const;

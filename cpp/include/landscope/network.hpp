@@ -32,18 +32,27 @@ struct NetworkOptions {
   Reduction reduction = Reduction::Sum;
 };
 
+namespace detail {
+class LossHead;
+}
+
 class Network : public Model {
  public:
   /// X is n x d. For the square loss Y is n x k; for cross-entropy `labels` holds n integers
   /// in [0, k) and Y is ignored. The last layer's `out` is k. Throws std::invalid_argument.
   Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> layers,
           NetworkOptions options, std::vector<std::string> block_names = {});
+  ~Network() override;
 
   Index num_params() const override { return m_num_params; }
   Index num_samples() const override { return m_X.rows(); }
   Index output_dim() const override { return m_layers.back().out; }
   std::vector<ParamBlock> param_blocks() const override;
   Vector init(std::uint64_t seed) const override;
+
+  /// A NetworkPoint (network_point.cpp): every method below is a call to it.
+  std::shared_ptr<Point> at(const VectorRef& w, const IndexVector* samples = nullptr) const override;
+  Vector losses(const MatrixRef& W, Vector* grad_norms = nullptr) const override;
 
   double loss(const VectorRef& w, const IndexVector* samples = nullptr) const override;
   double loss_and_gradient(const VectorRef& w, Vector& grad,
@@ -55,53 +64,44 @@ class Network : public Model {
   Matrix hvp(const VectorRef& w, const MatrixRef& V,
              const IndexVector* samples = nullptr) const override;
   Matrix gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const override;
+  Matrix jvp(const VectorRef& w, const MatrixRef& V) const override;
+  Matrix vjp(const VectorRef& w, const MatrixRef& U) const override;
   MatrixR hessian(const VectorRef& w) const override;
   std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const override;
 
-  const std::vector<Layer>& layers() const { return m_layers; }
-  const MatrixR& X() const { return m_X; }
-  LossKind loss_kind() const { return m_options.loss; }
-  Reduction reduction() const { return m_options.reduction; }
-
-  struct Pass;      // forward/backward intermediates of one block of samples (network.cpp)
+  struct Pass;      // forward/backward intermediates of one block of samples (network_internal.hpp)
   struct RScratch;  // R-pass scratch
 
-  Matrix jvp(const VectorRef& w, const MatrixRef& V) const override;
-  Matrix vjp(const VectorRef& w, const MatrixRef& U) const override;
-  /// Caches the forward and backward pass at w (when it fits), so each product only runs
-  /// the R-pass.
-  std::unique_ptr<LinearOperator> hessian_operator(const VectorRef& w) const override;
-
  private:
+  friend class NetworkPoint;
   using RowMap = Eigen::Map<const MatrixR>;
   RowMap weight(const VectorRef& w, std::size_t l) const;
   const double* bias(const VectorRef& w, std::size_t l) const;
 
+  // The passes over one block of samples (network_passes.cpp).
   void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
                Pass& pass, int order) const;  // order: 0 values, 1 +σ', 2 +σ''
-
-  double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the chunk loss
+  double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the block's loss
   void backward(const VectorRef& w, Pass& pass) const;
-  void write_gradient(Pass& pass, double* grad) const;
+  void write_gradient(const Pass& pass, double* grad) const;
   void r_pass(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, double norm,
               double* out) const;
-  void jvp(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, Matrix& RF) const;
-  friend class NetworkHessianOperator;
+  void tangent(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, Matrix& RF) const;
+
+  // Dense Hessians (network_hessian.cpp); w is checked by the caller.
   void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
   MatrixR gauss_newton_dense(const VectorRef& w) const;
   MatrixR hessian_basis(const VectorRef& w) const;
   bool shallow_fast_path() const;
   void shallow_residual_part(const VectorRef& w, MatrixR& H) const;
   double norm_factor(Index batch) const;
-  Index batch_size(const IndexVector* samples) const;
 
   MatrixR m_X;
-  MatrixR m_Y;
-  IndexVector m_labels;
+  std::unique_ptr<detail::LossHead> m_head;  // the loss and its targets
   std::vector<Layer> m_layers;
   std::vector<Index> m_offset;      // offset of W_l in w (−1 when not trainable)
   std::vector<std::string> m_names;  // block name of each layer's weight (bias: "b" + suffix)
-  NetworkOptions m_options;
+  Reduction m_reduction = Reduction::Sum;
   Index m_num_params = 0;
 };
 

@@ -28,6 +28,11 @@ class ProductToy : public Model {
   MatrixR hessian(const VectorRef& w) const override;
   std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const override;
 
+  /// "balancedness": max_i x_i / min_j x_j (inf unless all x > 0), the conserved-imbalance
+  /// signal of deep linear dynamics.
+  std::unique_ptr<Diagnostic> diagnostic(const std::string& name) const override;
+  std::vector<std::string> diagnostics() const override { return {"balancedness"}; }
+
  private:
   Index m_d;
 };

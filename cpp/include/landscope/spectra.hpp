@@ -6,6 +6,7 @@
 #include <string>
 
 #include "landscope/operator.hpp"
+#include "landscope/status.hpp"
 
 namespace landscope {
 
@@ -25,17 +26,30 @@ struct LanczosProgress {
   double max_residual = 0; // largest relative residual among the wanted pairs
 };
 
+/// The settings of lanczos(). Field names are the keywords of landscope.eigsh; every default
+/// is written here once.
 struct LanczosOptions {
   Index k = 6;
   Which which = Which::Largest;
-  double tol = 1e-10;       // ‖A x − θ x‖ ≤ tol · ‖A‖₂ (estimated by the largest |Ritz value|)
-  Index maxiter = 0;        // restarts; 0 = 1000
-  Index ncv = 0;            // basis size; 0 = max(30, 2k + 2b) (capped by n)
+  double tol = 1e-10;       // ‖A x − θ x‖ <= tol · ‖A‖₂ (estimated by the largest |Ritz value|
+                            // and ‖A q‖ seen)
+  Index maxiter = 1000;     // restarts
+  Index ncv = 0;            // basis size; 0: default_ncv(n)
   Index block_size = 1;
   std::uint64_t seed = 0;   // random start (and deflation replacements)
-  Matrix v0;                // optional start block (n x c, c <= block_size)
-  /// Called after every Rayleigh–Ritz step; return false to stop (status "stopped").
+  Matrix v0;                // optional start block (n x c, c <= block_size), e.g. a warm start
+  /// Test convergence after every block product instead of at restarts only: a warm start near
+  /// the answer then stops after a few products (the training loop's sharpness).
+  bool early_exit = false;
+  Index max_products = 0;   // stop (status NotConverged) after this many products; 0: no limit
+  /// Called after every Rayleigh–Ritz step; return false to stop (status Interrupted).
   std::function<bool(const LanczosProgress&)> callback;
+
+  /// The basis size used for an operator of size n: ncv, or max(30, 2k + 2·block_size) capped by n.
+  Index default_ncv(Index n) const;
+  /// The only semantic check of the options for an operator of size n: throws
+  /// std::invalid_argument naming the Python keyword (k, which, tol, ...).
+  void check(Index n) const;
 };
 
 struct LanczosResult {
@@ -45,15 +59,16 @@ struct LanczosResult {
   Index products = 0;   // operator applications to single vectors
   Index restarts = 0;
   Index num_converged = 0;
-  bool converged = false;
-  bool stopped = false;  // the callback asked to stop
+  Status status = Status::Running;  // Converged, NotConverged or Interrupted (by the callback)
   double anorm = 0;      // the ‖A‖₂ estimate the tolerance is relative to
+  bool converged() const { return status == Status::Converged; }
 };
 
 /// k eigenpairs at the requested end(s) of a symmetric operator. Re-entrant. Every solver here
 /// calls check_interrupt() between products (landscope/interrupt.hpp). Problems with
 /// n <= ncv + block_size are solved densely (n products). Throws std::invalid_argument for
-/// bad options (k >= n, ...). A result with converged == false is returned, not thrown.
+/// bad options (k >= n, ...). A result that did not converge is returned (its status says why),
+/// not thrown.
 LanczosResult lanczos(const LinearOperator& A, const LanczosOptions& options);
 
 /// Stochastic Lanczos quadrature: for each Rademacher probe z (unit-normalized), `steps`

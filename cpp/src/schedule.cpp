@@ -1,14 +1,11 @@
-// Schedules, optimizers and the minibatch sampler.
+// Learning-rate schedules.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 
-#include "landscope/train.hpp"
 #include "check.hpp"
-#include "rng.hpp"
+#include "landscope/schedule.hpp"
 
 namespace landscope {
 
@@ -21,12 +18,6 @@ using detail::require;
 
 /// From a (p = 0) to b (p = 1) along half a cosine wave.
 double cos_between(double a, double b, double p) { return b + (a - b) * 0.5 * (1.0 + std::cos(kPi * p)); }
-
-/// A seed for (seed, counter) streams.
-std::uint64_t mix(std::uint64_t seed, std::uint64_t counter) {
-  detail::Rng r(seed ^ (counter * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL));
-  return r.next();
-}
 
 }  // namespace
 
@@ -73,7 +64,7 @@ double Schedule::operator()(Step t) const {
   return 1.0;
 }
 
-void Schedule::validate() const {
+void Schedule::check() const {
   auto finite_in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
   switch (kind) {
     case Kind::Constant:
@@ -170,125 +161,6 @@ Schedule Schedule::from_table(std::vector<double> values, Step start) {
   s.table = std::move(values);
   s.table_start = start;
   return s;
-}
-
-// -------------------------------------------------------------------------------- optimizers
-void Optimizer::set_state(const OptimizerState& s, Index) {
-  require(s.empty(), "state: " + name() + " keeps no state, got " + std::to_string(s.size()) + " arrays");
-}
-
-const Vector& Optimizer::find(const OptimizerState& s, const std::string& key, Index size) {
-  for (const auto& [k, v] : s)
-    if (k == key) {
-      require(v.size() == size, "state: '" + key + "' has length " + std::to_string(v.size()) + ", expected " +
-                                    std::to_string(size));
-      return v;
-    }
-  throw std::invalid_argument("state: missing '" + key + "'");
-}
-
-void GD::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) { w.noalias() -= rate * g; }
-
-void Momentum::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) {
-  m_buf = beta * m_buf + g;
-  if (nesterov)
-    w.noalias() -= rate * (g + beta * m_buf);
-  else
-    w.noalias() -= rate * m_buf;
-}
-
-void Adam::reset(Index P) {
-  m_m = Vector::Zero(P);
-  m_v = Vector::Zero(P);
-  m_count = 0;
-}
-
-void Adam::step(Vector& w, Vector& g, double rate, Step, GradientOracle&) {
-  if (weight_decay != 0.0) {
-    if (decoupled)
-      w *= 1.0 - rate * weight_decay;
-    else
-      g.noalias() += weight_decay * w;
-  }
-  m_count += 1;
-  m_m = beta1 * m_m + (1.0 - beta1) * g;
-  m_v = beta2 * m_v + (1.0 - beta2) * g.cwiseAbs2();
-  const double c1 = 1.0 - std::pow(beta1, m_count), c2 = 1.0 - std::pow(beta2, m_count);
-  w.array() -= rate * (m_m.array() / c1) / ((m_v.array() / c2).sqrt() + eps);
-}
-
-OptimizerState Adam::state() const { return {{"m", m_m}, {"v", m_v}, {"count", Vector::Constant(1, m_count)}}; }
-
-void Adam::set_state(const OptimizerState& s, Index P) {
-  m_m = find(s, "m", P);
-  m_v = find(s, "v", P);
-  m_count = find(s, "count", 1)[0];
-}
-
-void PerturbedGD::reset(Index) { m_last = -1; }
-
-Vector PerturbedGD::noise(Step t, Index P) const {
-  if (P < 1) throw std::invalid_argument("P: expected a parameter count >= 1, got " + std::to_string(P));
-  detail::Rng rng(mix(seed, static_cast<std::uint64_t>(t)));
-  Vector xi(P);
-  for (Index i = 0; i < P; ++i) xi[i] = rng.normal();
-  const double norm = xi.norm();
-  const double r = radius * std::pow(rng.uniform(), 1.0 / static_cast<double>(P));
-  return xi * (r / norm);
-}
-
-void PerturbedGD::step(Vector& w, Vector& g, double rate, Step t, GradientOracle& oracle) {
-  const bool quiet = m_last < 0 || static_cast<double>(t) - m_last >= static_cast<double>(interval);
-  if (g.norm() <= threshold && quiet) {
-    w += noise(t, w.size());
-    oracle.evaluate(w, g);
-    m_last = static_cast<double>(t);
-  }
-  w.noalias() -= rate * g;
-}
-
-OptimizerState PerturbedGD::state() const { return {{"last", Vector::Constant(1, m_last)}}; }
-
-void PerturbedGD::set_state(const OptimizerState& s, Index) { m_last = find(s, "last", 1)[0]; }
-
-void SAM::step(Vector& w, Vector& g, double rate, Step, GradientOracle& oracle) {
-  const double norm = g.norm();
-  m_probe = w;
-  if (norm > 0) m_probe.noalias() += (rho / norm) * g;
-  oracle.evaluate(m_probe, g);
-  w.noalias() -= rate * g;
-}
-
-MinibatchSampler::MinibatchSampler(Index n, Index b, std::uint64_t seed) : m_n(n), m_b(b), m_seed(seed) {
-  require(n >= 1, "n: expected >= 1 samples, got " + std::to_string(n));
-  require(b >= 1 && b <= n, "batch_size: expected 1 <= batch_size <= n = " + std::to_string(n) + ", got " +
-                                std::to_string(b));
-}
-
-void MinibatchSampler::batch(Step t, IndexVector& out) {
-  require(t >= 0, "step: expected >= 0, got " + std::to_string(t));
-  const Step per_epoch = (m_n + m_b - 1) / m_b;
-  const Step epoch = t / per_epoch, j = t % per_epoch;
-  if (epoch != m_epoch) {
-    detail::Rng rng(mix(m_seed, static_cast<std::uint64_t>(epoch) ^ 0x5851F42D4C957F2DULL));
-    m_perm.resize(static_cast<std::size_t>(m_n));
-    std::iota(m_perm.begin(), m_perm.end(), std::int64_t(0));
-    for (Index i = m_n - 1; i > 0; --i) {  // Fisher–Yates
-      const auto r = static_cast<Index>(rng.next() % static_cast<std::uint64_t>(i + 1));
-      std::swap(m_perm[static_cast<std::size_t>(i)], m_perm[static_cast<std::size_t>(r)]);
-    }
-    m_epoch = epoch;
-  }
-  const Index lo = j * m_b, hi = std::min(m_n, lo + m_b);
-  out.resize(hi - lo);
-  for (Index i = lo; i < hi; ++i) out[i - lo] = m_perm[static_cast<std::size_t>(i)];
-}
-
-IndexVector minibatch(Index n, Index b, std::uint64_t seed, Step t) {
-  MinibatchSampler sampler(n, b, seed);
-  IndexVector out;
-  sampler.batch(t, out);
-  return out;
 }
 
 }  // namespace landscope

@@ -1,0 +1,379 @@
+// NetworkPoint: every derivative of a layered network at one w, as loops over sample blocks.
+// Without cached passes each loop runs its own forward pass per block on a per-thread
+// workspace; after prepare_curvature() the second-order forward and backward passes of every
+// block are kept, and loss, gradient, H v and J v read them.
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "memory.hpp"
+#include "network_internal.hpp"
+
+namespace landscope {
+
+using detail::for_blocks;
+using detail::parallel_for;
+
+namespace {
+
+/// The calling thread's workspace: intermediates keep their capacity from call to call,
+/// so repeated gradients and HVPs do not go back to the allocator.
+Network::Pass& local_pass() {
+  thread_local Network::Pass pass;
+  return pass;
+}
+
+/// Σ_b parts[b], in block order.
+template <class M>
+M sum_blocks(std::vector<M>& parts) {
+  for (std::size_t b = 1; b < parts.size(); ++b) parts[0] += parts[b];
+  return std::move(parts[0]);
+}
+
+}  // namespace
+
+NetworkPoint::NetworkPoint(const Network& net, const VectorRef& w, const IndexVector* samples)
+    : Point(net, w, samples), m_net(net), m_n(samples ? samples->size() : net.num_samples()),
+      m_norm(net.norm_factor(m_n)) {}
+
+// ---------------------------------------------------------------------------------------------
+// Loss and gradient
+
+double NetworkPoint::compute_loss() {
+  if (m_cached.load(std::memory_order_acquire)) {
+    double total = 0.0;
+    for (const auto& pass : m_cache) total += pass.loss;
+    return total;
+  }
+  std::vector<double> parts(detail::num_blocks(m_n), 0.0);
+  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, samples(), lo, hi, pass, 0);
+    parts[b] = m_net.loss_grad_out(pass, m_norm);
+  });
+  double total = 0.0;
+  for (double v : parts) total += v;
+  return total;
+}
+
+double NetworkPoint::compute_loss_and_gradient(Vector& grad) {
+  const Index blocks = detail::num_blocks(m_n), P = m_net.num_params();
+  std::vector<double> parts(blocks, 0.0);
+  std::vector<Vector> grads(blocks);
+  const bool cached = m_cached.load(std::memory_order_acquire);
+  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+    grads[b] = detail::large_matrix<Vector>(P, 1);
+    if (cached) {
+      parts[b] = m_cache[b].loss;
+      m_net.write_gradient(m_cache[b], grads[b].data());
+      return;
+    }
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, samples(), lo, hi, pass, 1);
+    parts[b] = m_net.loss_grad_out(pass, m_norm);
+    m_net.backward(m_w, pass);
+    m_net.write_gradient(pass, grads[b].data());
+  });
+  grad = sum_blocks(grads);
+  double total = 0.0;
+  for (double v : parts) total += v;
+  return total;
+}
+
+void NetworkPoint::do_prepare_curvature() {
+  if (m_cached.load(std::memory_order_acquire)) return;
+  std::vector<Network::Pass> cache(detail::num_blocks(m_n));
+  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+    Network::Pass& pass = cache[b];
+    m_net.forward(m_w, samples(), lo, hi, pass, 2);
+    pass.loss = m_net.loss_grad_out(pass, m_norm);
+    m_net.backward(m_w, pass);
+  });
+  m_cache = std::move(cache);
+  m_cached.store(true, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs, Jacobian and tangent kernel (all samples)
+
+MatrixR NetworkPoint::outputs_or_residuals(bool residuals) const {
+  const Index n = m_net.num_samples();
+  MatrixR F(n, m_net.output_dim());
+  for_blocks(n, [&](Index, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, nullptr, lo, hi, pass, 0);
+    if (residuals) m_net.loss_grad_out(pass, 1.0);
+    F.middleRows(lo, hi - lo) = residuals ? pass.g : pass.z.back();
+  });
+  return F;
+}
+
+MatrixR NetworkPoint::jacobian() const {
+  const Index n = m_net.num_samples(), k = m_net.output_dim();
+  const auto& layers = m_net.m_layers;
+  MatrixR J = detail::large_matrix<MatrixR>(n * k, m_net.num_params());  // every entry is written below
+  for_blocks(n, [&](Index, Index lo, Index hi) {
+    Network::Pass pass;
+    m_net.forward(m_w, nullptr, lo, hi, pass, 1);
+    for (Index c = 0; c < k; ++c) {
+      detail::checkpoint();
+      pass.g = Matrix::Zero(pass.rows, k);
+      pass.g.col(c).setOnes();
+      m_net.backward(m_w, pass);
+      for (std::size_t j = 0; j < layers.size(); ++j) {
+        if (m_net.m_offset[j] < 0) continue;
+        const Layer& L = layers[j];
+        for (Index i = 0; i < pass.rows; ++i) {
+          if (i % 64 == 0) detail::checkpoint();
+          double* row = J.row((lo + i) * k + c).data() + m_net.m_offset[j];
+          Eigen::Map<MatrixR>(row, L.out, L.in).noalias() = L.scale * pass.delta[j].row(i).transpose() * pass.h[j].row(i);
+          if (L.bias) Eigen::Map<Eigen::RowVectorXd>(row + L.out * L.in, L.out) = pass.delta[j].row(i);
+        }
+      }
+    }
+  });
+  return J;
+}
+
+MatrixR NetworkPoint::tangent_kernel() const {
+  // K = Σ_j s_j² (Δ_j Δ_jᵀ) ⊙ (h_j h_jᵀ) [+ Δ_j Δ_jᵀ for a bias], with Δ_j the per-output
+  // backpropagated errors: never forms J.
+  const Index n = m_net.num_samples(), k = m_net.output_dim();
+  const auto& layers = m_net.m_layers;
+  const auto& offset = m_net.m_offset;
+  const std::size_t NL = layers.size();
+  std::vector<Matrix> Delta(NL), Hin(NL);
+  for (std::size_t j = 0; j < NL; ++j) {
+    if (offset[j] < 0) continue;
+    Delta[j].resize(n * k, layers[j].out);  // row i*k + c
+    Hin[j].resize(n, layers[j].in);
+  }
+  for_blocks(n, [&](Index, Index lo, Index hi) {
+    Network::Pass pass;
+    m_net.forward(m_w, nullptr, lo, hi, pass, 1);
+    for (std::size_t j = 0; j < NL; ++j)
+      if (offset[j] >= 0) Hin[j].middleRows(lo, hi - lo) = pass.h[j];
+    for (Index c = 0; c < k; ++c) {
+      detail::checkpoint();
+      pass.g = Matrix::Zero(pass.rows, k);
+      pass.g.col(c).setOnes();
+      m_net.backward(m_w, pass);
+      for (std::size_t j = 0; j < NL; ++j) {
+        if (offset[j] < 0) continue;
+        for (Index i = 0; i < pass.rows; ++i) Delta[j].row((lo + i) * k + c) = pass.delta[j].row(i);
+      }
+    }
+  });
+  const Index N = n * k;
+  MatrixR K = detail::large_matrix<MatrixR>(N, N);
+  const Index tile = 128, nt = (N + tile - 1) / tile;
+  // Upper-triangular tiles of K in parallel; each tile is owned by one thread.
+  std::vector<std::pair<Index, Index>> tiles;
+  for (Index I = 0; I < nt; ++I)
+    for (Index Jt = I; Jt < nt; ++Jt) tiles.emplace_back(I, Jt);
+  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
+    const Index r0 = tiles[t].first * tile, c0 = tiles[t].second * tile;
+    const Index rs = std::min(tile, N - r0), cs = std::min(tile, N - c0);
+    Matrix acc = Matrix::Zero(rs, cs), A, B;
+    for (std::size_t j = 0; j < NL; ++j) {
+      if (offset[j] < 0) continue;
+      const Layer& L = layers[j];
+      A.noalias() = Delta[j].middleRows(r0, rs) * Delta[j].middleRows(c0, cs).transpose();
+      // Gram of the layer inputs, expanded to output rows (sample i = row / k).
+      const Index i0 = r0 / k, i1 = (r0 + rs - 1) / k, j0 = c0 / k, j1 = (c0 + cs - 1) / k;
+      B.noalias() = Hin[j].middleRows(i0, i1 - i0 + 1) * Hin[j].middleRows(j0, j1 - j0 + 1).transpose();
+      const double s2 = L.scale * L.scale;
+      for (Index c = 0; c < cs; ++c)
+        for (Index r = 0; r < rs; ++r) {
+          const double gram = s2 * B((r0 + r) / k - i0, (c0 + c) / k - j0);
+          acc(r, c) += A(r, c) * (L.bias ? gram + 1.0 : gram);
+        }
+    }
+    K.block(r0, c0, rs, cs) = acc;
+    if (r0 != c0) K.block(c0, r0, cs, rs) = acc.transpose();
+  }, true);
+  return K;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+Matrix NetworkPoint::hvp(const MatrixRef& V) const {
+  check_directions(V);
+  if (m_cached.load(std::memory_order_acquire)) {
+    Matrix Y;
+    apply_hessian(V, Y);
+    return Y;
+  }
+  const Index P = m_net.num_params(), b = V.cols();
+  std::vector<Matrix> parts(detail::num_blocks(m_n));
+  for_blocks(m_n, [&](Index blk, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, samples(), lo, hi, pass, 2);
+    m_net.loss_grad_out(pass, m_norm);
+    m_net.backward(m_w, pass);
+    parts[blk] = detail::large_matrix<Matrix>(P, b);
+    for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
+      m_net.r_pass(m_w, V.col(c).data(), pass, pass.r, m_norm, parts[blk].col(c).data());  // columns are contiguous
+    }
+  });
+  return sum_blocks(parts);
+}
+
+void NetworkPoint::apply_hessian(const MatrixRef& X, Matrix& Y) const {
+  const Index P = m_net.num_params(), b = X.cols();
+  std::vector<Matrix> parts(m_cache.size());
+  for_blocks(m_n, [&](Index blk, Index, Index) {
+    thread_local Network::RScratch scratch;
+    parts[blk] = detail::large_matrix<Matrix>(P, b);
+    for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
+      m_net.r_pass(m_w, X.col(c).data(), m_cache[blk], scratch, m_norm, parts[blk].col(c).data());
+    }
+  });
+  Y = sum_blocks(parts);
+}
+
+Matrix NetworkPoint::gauss_newton_vp(const MatrixRef& V) const {
+  check_directions(V);
+  const Index n = m_net.num_samples(), P = m_net.num_params(), b = V.cols();
+  const double norm = m_net.norm_factor(n);
+  std::vector<Matrix> parts(detail::num_blocks(n));
+  for_blocks(n, [&](Index blk, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, nullptr, lo, hi, pass, 1);
+    m_net.loss_grad_out(pass, norm);
+    parts[blk] = detail::large_matrix<Matrix>(P, b);
+    for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
+      m_net.tangent(m_w, V.col(c).data(), pass, pass.r, pass.r.RF);   // J v
+      m_net.m_head->curvature(pass, pass.r.RF, norm, pass.g);          // D J v
+      m_net.backward(m_w, pass);                                       // Jᵀ D J v
+      m_net.write_gradient(pass, parts[blk].col(c).data());
+    }
+  });
+  return sum_blocks(parts);
+}
+
+Matrix NetworkPoint::jvp(const MatrixRef& V) const {
+  check_directions(V);
+  const Index n = m_net.num_samples(), k = m_net.output_dim(), b = V.cols();
+  Matrix out(n * k, b);
+  for_blocks(n, [&](Index, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, nullptr, lo, hi, pass, 1);
+    for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
+      m_net.tangent(m_w, V.col(c).data(), pass, pass.r, pass.r.RF);
+      Eigen::Map<MatrixR>(out.col(c).data() + lo * k, hi - lo, k) = pass.r.RF;
+    }
+  });
+  return out;
+}
+
+Matrix NetworkPoint::vjp(const MatrixRef& U) const {
+  const Index n = m_net.num_samples(), k = m_net.output_dim(), P = m_net.num_params(), b = U.cols();
+  if (U.rows() != n * k)
+    throw std::invalid_argument("u: expected " + std::to_string(n * k) + " rows, got " + std::to_string(U.rows()));
+  if (!U.allFinite()) throw std::invalid_argument("u: contains NaN or Inf");
+  std::vector<Matrix> parts(detail::num_blocks(n));
+  for_blocks(n, [&](Index blk, Index lo, Index hi) {
+    Network::Pass& pass = local_pass();
+    m_net.forward(m_w, nullptr, lo, hi, pass, 1);
+    parts[blk] = detail::large_matrix<Matrix>(P, b);
+    for (Index c = 0; c < b; ++c) {
+      detail::checkpoint();
+      pass.g = Eigen::Map<const MatrixR>(U.col(c).data() + lo * k, hi - lo, k);
+      m_net.backward(m_w, pass);
+      m_net.write_gradient(pass, parts[blk].col(c).data());
+    }
+  });
+  return sum_blocks(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense Hessians (network_hessian.cpp) and the cached operator
+
+MatrixR NetworkPoint::hessian() const {
+  if (m_net.shallow_fast_path()) {
+    MatrixR H = m_net.gauss_newton_dense(m_w);
+    m_net.shallow_residual_part(m_w, H);
+    return H;
+  }
+  return m_net.hessian_basis(m_w);
+}
+
+std::pair<MatrixR, MatrixR> NetworkPoint::hessian_parts() const {
+  MatrixR G = m_net.gauss_newton_dense(m_w);
+  MatrixR R;
+  if (m_net.shallow_fast_path()) {
+    R = detail::large_matrix<MatrixR>(G.rows(), G.cols());
+    R.setZero();
+    m_net.shallow_residual_part(m_w, R);
+  } else {
+    R = m_net.hessian_basis(m_w);
+    R -= G;
+  }
+  return {std::move(G), std::move(R)};
+}
+
+std::unique_ptr<LinearOperator> NetworkPoint::hessian_operator() {
+  prepare_curvature();
+  auto self = std::static_pointer_cast<const NetworkPoint>(shared_from_this());
+  return std::make_unique<FunctionOperator>(m_net.num_params(), [self](const MatrixRef& X, Matrix& Y) {
+    self->check_directions(X);
+    self->apply_hessian(X, Y);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many points at once
+
+Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
+  const Index P = m_num_params, b = W.cols(), n = num_samples();
+  if (W.rows() != P)
+    throw std::invalid_argument("W: expected " + std::to_string(P) + " rows (one point a column), got " +
+                                std::to_string(W.rows()));
+  if (!W.allFinite()) throw std::invalid_argument("W: contains NaN or Inf");
+  // Fixed chunks of samples (not one per thread), summed in chunk order: the same result for
+  // any thread count.
+  const Index rows = 256, chunks = (n + rows - 1) / rows;
+  const double norm = norm_factor(n);
+  Vector out(b);
+  if (!grad_norms) {
+    std::vector<double> parts(static_cast<std::size_t>(b * chunks));
+    parallel_for(b * chunks, num_threads(), [&](Index item) {
+      const Index j = item / chunks, c = item % chunks;
+      Pass& pass = local_pass();
+      forward(W.col(j), nullptr, c * rows, std::min(n, (c + 1) * rows), pass, 0);
+      parts[static_cast<std::size_t>(item)] = loss_grad_out(pass, norm);
+    }, true);
+    for (Index j = 0; j < b; ++j) {
+      double total = 0.0;
+      for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
+      out[j] = total;
+    }
+    return out;
+  }
+  grad_norms->resize(b);
+  parallel_for(b, num_threads(), [&](Index j) {
+    Pass& pass = local_pass();
+    Vector g = Vector::Zero(P), part(P);
+    double total = 0.0;
+    for (Index c = 0; c < chunks; ++c) {
+      detail::checkpoint();
+      forward(W.col(j), nullptr, c * rows, std::min(n, (c + 1) * rows), pass, 1);
+      total += loss_grad_out(pass, norm);
+      backward(W.col(j), pass);
+      write_gradient(pass, part.data());
+      g += part;
+    }
+    out[j] = total;
+    const double gn = g.norm();
+    (*grad_norms)[j] = std::isfinite(gn) || !g.allFinite() ? gn : g.blueNorm();
+  }, true);
+  return out;
+}
+
+}  // namespace landscope
