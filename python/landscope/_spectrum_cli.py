@@ -11,11 +11,11 @@ import time
 import numpy as np
 
 import landscope
-from landscope import _progress
+from landscope import _progress, problems
 from landscope.models import _ACTIVATIONS
 from landscope.spectra import _eigsh
 
-PROBLEMS = ("S1", "S2", "M1", "M2")  # bench_derivatives.PROBLEMS
+PROBLEMS = problems.BENCHMARKS  # S1, S2, M1, M2
 DEFAULTS = dict(problem="S1", model="shallow", loss="square", width=256, widths="64,64", activation="tanh")
 
 
@@ -215,9 +215,7 @@ def data_model(parser, args):
 
 
 def problem_model(args):
-    from landscope.bench.bench_derivatives import build
-
-    model, _, w = build(args.problem, seed=args.seed)
+    model, w = problems.build(args.problem, seed=args.seed)
     return model, w, f"{args.problem} (w ~ N(0,1), seed {args.seed})"
 
 
