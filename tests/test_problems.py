@@ -72,8 +72,8 @@ def test_problem_is_deterministic(name):
 def test_tiny_problems_against_the_numpy_reference(name):
     model, ref, w = bench_derivatives.build(name)  # the reference built by bench/reference.py from data()
     v = np.random.default_rng(0).standard_normal(model.num_params)
-    np.testing.assert_allclose(model.gradient(w), ref.gradient(w), rtol=1e-12, atol=1e-12 * np.abs(ref.gradient(w)).max())
-    np.testing.assert_allclose(model.hvp(w, v), ref.hvp(w, v), rtol=1e-11, atol=1e-12 * np.abs(ref.hvp(w, v)).max())
+    for ours, theirs in ((model.gradient(w), ref.gradient(w)), (model.hvp(w, v), ref.hvp(w, v))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12 * np.abs(theirs).max())
 
 
 def test_tiny_ce_has_every_class():
@@ -182,7 +182,8 @@ def test_package_imports_bench_only_in_the_bench_command():
         rel = path.relative_to(PACKAGE)
         module = ".".join(("landscope", *rel.with_suffix("").parts))
         if rel.name == "__init__.py":
-            module = ".".join(("landscope", *rel.parent.parts, "__init__"))  # relative imports resolve like a module inside
+            # relative imports in a package's __init__ resolve like those of a module inside it
+            module = ".".join(("landscope", *rel.parent.parts, "__init__"))
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         found = _bench_imports(tree, module)
         if rel.as_posix() == "__main__.py":
@@ -196,7 +197,8 @@ def test_package_imports_bench_only_in_the_bench_command():
 
 
 def test_importing_the_package_and_cli_loads_no_bench_module(tmp_path):
-    code = ("import sys, landscope, landscope.problems, landscope._spectrum_cli, landscope.__main__\n"
+    code = ("import sys, landscope, landscope.problems, landscope.analysis, landscope._spectrum_cli\n"
+            "import landscope.__main__\n"
             "from landscope._spectrum_cli import main\n"
             "assert main(['--problem', 'M1', '--k', '2', '--probes', '4', '--no-progress']) == 0\n"
             f"bad = [m for m in sys.modules if m == 'landscope.bench' or m.startswith('landscope.bench.') "

@@ -269,8 +269,8 @@ def run(parser, args) -> int:
     t0 = time.perf_counter()
     slq = bool(np.all(bottom.eigenvalues < -thr))  # all k found are negative: the rest is estimated
     with _progress.phase(f"index: SLQ, {args.probes} probes x 80 Lanczos steps", progress and slq, ticking=False):
-        index, err, exact, method = landscope.spectra.negative_count(H, bottom.eigenvalues, thr, seed=args.seed,
-                                                                     num_probes=args.probes, progress=progress)
+        index, err, exact, method = landscope.analysis.negative_count(H, bottom.eigenvalues, thr, seed=args.seed,
+                                                                      num_probes=args.probes, progress=progress)
     print(f"index (eigenvalues < -{thr:.1e}): "
           + (f"{index:.0f} (exact)" if exact else f"{index:.0f} ± {err:.0f} (SLQ, {time.perf_counter() - t0:.2f} s)"),
           flush=True)
