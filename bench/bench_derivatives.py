@@ -1,8 +1,9 @@
 """Derivatives benchmark: landscope against the vectorized numpy reference, in one process.
 
-Problems (float64, X ~ N(0,1)/√d, y = tanh(X a), w ~ N(0,1), tanh, square loss, sum):
+Problems (landscope.problems; float64, X ~ N(0,1)/√d, y = tanh(X a), w ~ N(0,1), tanh, square loss, sum):
   S1 ShallowNet n=512 d=16 m=256 (P=4096)        S2 ShallowNet n=1024 d=32 m=1024 (P=32768)
   M1 MLP NTK n=256 d=16 widths [48, 48] (P=3120)  M2 MLP NTK n=512 d=64 widths [1024, 1024] (P=1,115,136)
+The numpy reference is built by reference.py on the same data.
 Operations: gradient, HVP (one vector), tangent kernel, dense Hessian (S1 and M1 only).
 Prints a markdown table of medians, their spread ((max − min) / median of the timed runs) and
 ratios (landscope / numpy); --json writes the figures (with every timed run).
@@ -29,30 +30,24 @@ except ImportError:  # run as a script from bench/
     import reference  # type: ignore[no-redef]
 
 import landscope
+from landscope import problems as _problems
 
-PROBLEMS = {
-    "S1": dict(kind="shallow", n=512, d=16, m=256),
-    "S2": dict(kind="shallow", n=1024, d=32, m=1024),
-    "M1": dict(kind="mlp", n=256, d=16, widths=[48, 48]),
-    "M2": dict(kind="mlp", n=512, d=64, widths=[1024, 1024]),
-}
+PROBLEMS = _problems.BENCHMARKS  # S1, S2, M1, M2
 DENSE = {"S1", "M1"}  # problems whose dense Hessian is benchmarked
 
 
 def build(name: str, seed: int = 0):
-    """The landscope model, the numpy reference model and a point w, for one problem."""
-    spec = PROBLEMS[name]
-    rng = np.random.default_rng(seed)
-    n, d = spec["n"], spec["d"]
-    X = rng.standard_normal((n, d)) / np.sqrt(d)
-    y = np.tanh(X @ rng.standard_normal(d))
-    if spec["kind"] == "shallow":
-        model = landscope.ShallowNet(X, y, spec["m"], activation="tanh")
-        ref = reference.make_shallow(X, y, spec["m"], activation="tanh")
+    """The landscope model, the numpy reference model and a point w, for one problem of
+    landscope.problems (the reference is built by reference.py from the same data)."""
+    model, w = _problems.build(name, seed)
+    X, y = _problems.data(name, seed)
+    spec = _problems.spec(name)
+    if spec["model"] == "ShallowNet":
+        ref = reference.make_shallow(X, y, spec["widths"][0], **spec["options"])
+    elif spec["model"] == "MLP":
+        ref = reference.make_mlp(X, y, list(spec["widths"]), **spec["options"])
     else:
-        model = landscope.MLP(X, y, spec["widths"], activation="tanh", parameterization="ntk")
-        ref = reference.make_mlp(X, y, spec["widths"], activation="tanh", parameterization="ntk")
-    w = rng.standard_normal(model.num_params)
+        ref = reference.make_deep_linear(X, y, list(spec["widths"]), **spec["options"])
     return model, ref, w
 
 

@@ -1,7 +1,8 @@
 """The command line (landscope info, bench and spectrum) and the progress output policy.
 
-The bench suites are tested through the repository's bench/ modules (conftest puts bench/ on
-sys.path): an editable install maps ``landscope.bench`` to the copies made at install time.
+The bench suites are tested through the repository's bench/ modules (pytest's ``pythonpath`` in
+pyproject.toml puts bench/ on sys.path): an editable install maps ``landscope.bench`` to the
+copies made at install time.
 """
 import json
 import os

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import landscope as ls
-from bench_derivatives import build
+from landscope.problems import build
 
 # ---------------------------------------------------------------------------------------------
 # problems
@@ -279,7 +279,7 @@ def test_scipy_eigsh_on_a_landscope_operator(net_at_random_w):
 def test_benchmark_hessians_against_eigvalsh(problem):
     # The indefinite bench Hessians (w ~ N(0,1), about half the eigenvalues negative),
     # 10 eigenvalues at each end against the dense spectrum.
-    model, _, w, *_ = build(problem)
+    model, w = build(problem)
     lam = np.linalg.eigvalsh(model.hessian(w))
     assert 0.25 < np.mean(lam < 0) < 0.75
     op = model.hessian_operator(w)
@@ -538,7 +538,7 @@ def test_probe_batching_does_not_change_the_estimates():
 
 @pytest.mark.parametrize("problem", ["S1", "M1"])
 def test_concurrent_solves_on_one_operator_match_sequential_ones(problem):
-    model, _, w, *_ = build(problem)
+    model, w = build(problem)
     op = model.hessian_operator(w)
     jobs = [dict(k=8, which="SA", seed=1), dict(k=8, which="LA", block_size=2, seed=2)]
     sequential = [ls.eigsh(op, **job) for job in jobs]

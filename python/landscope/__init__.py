@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._loader import core as _core
 from ._loader import isa as _isa
-from . import optim, schedules, theory
+from . import analysis, optim, problems, schedules, theory
 from .models import MLP, DeepLinear, LeastSquares, Model, Point, ProductToy, ShallowNet
 from .operators import Operator, as_operator
 from .spectra import (
@@ -56,7 +56,9 @@ __all__ = [
     "train",
     "Trajectory",
     "TrainingInterrupted",
+    "analysis",
     "optim",
+    "problems",
     "schedules",
     "theory",
     "set_num_threads",

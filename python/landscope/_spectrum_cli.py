@@ -11,11 +11,11 @@ import time
 import numpy as np
 
 import landscope
-from landscope import _progress
+from landscope import _progress, problems
 from landscope.models import _ACTIVATIONS
 from landscope.spectra import _eigsh
 
-PROBLEMS = ("S1", "S2", "M1", "M2")  # bench_derivatives.PROBLEMS
+PROBLEMS = problems.BENCHMARKS  # S1, S2, M1, M2
 DEFAULTS = dict(problem="S1", model="shallow", loss="square", width=256, widths="64,64", activation="tanh")
 
 
@@ -215,9 +215,7 @@ def data_model(parser, args):
 
 
 def problem_model(args):
-    from landscope.bench.bench_derivatives import build
-
-    model, _, w = build(args.problem, seed=args.seed)
+    model, w = problems.build(args.problem, seed=args.seed)
     return model, w, f"{args.problem} (w ~ N(0,1), seed {args.seed})"
 
 
@@ -271,8 +269,8 @@ def run(parser, args) -> int:
     t0 = time.perf_counter()
     slq = bool(np.all(bottom.eigenvalues < -thr))  # all k found are negative: the rest is estimated
     with _progress.phase(f"index: SLQ, {args.probes} probes x 80 Lanczos steps", progress and slq, ticking=False):
-        index, err, exact, method = landscope.spectra.negative_count(H, bottom.eigenvalues, thr, seed=args.seed,
-                                                                     num_probes=args.probes, progress=progress)
+        index, err, exact, method = landscope.analysis.negative_count(H, bottom.eigenvalues, thr, seed=args.seed,
+                                                                      num_probes=args.probes, progress=progress)
     print(f"index (eigenvalues < -{thr:.1e}): "
           + (f"{index:.0f} (exact)" if exact else f"{index:.0f} ± {err:.0f} (SLQ, {time.perf_counter() - t0:.2f} s)"),
           flush=True)

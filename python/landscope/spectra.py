@@ -6,7 +6,7 @@
   Lanczos with full reorthogonalization, to a stated residual tolerance.
 - :func:`spectral_density`: stochastic Lanczos quadrature.
 - :func:`trace`: Hutchinson and Hutch++ estimates with standard errors.
-- :func:`classify`: the nature of a critical point of a model.
+- :func:`classify`: the nature of a critical point of a model (from :mod:`landscope.analysis`).
 
 Every solver takes an :class:`~landscope.operators.Operator` or anything
 :func:`~landscope.operators.as_operator` accepts (dense array, scipy operator, callable with
@@ -404,102 +404,6 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
 
 
 # -------------------------------------------------------------------------------------------
-# critical points
+# critical points: in landscope.analysis, re-exported here (landscope.spectra.classify keeps working).
 
-def negative_count(H: Operator, bottom: np.ndarray, threshold: float, *, seed: int = 0, num_probes: int = 20,
-                   steps: int = 80, progress: Optional[bool] = None) -> tuple[float, float, bool, str]:
-    """The number of eigenvalues of H below −threshold, given its k smallest (``bottom``).
-
-    Exact when fewer than k of them are below (Lanczos found the whole negative part); else
-    an SLQ estimate (at least k) with its standard error. Returns (index, error, exact, method).
-    ``progress`` is that of :func:`spectral_density` (the SLQ run).
-    """
-    neg = int(np.sum(np.asarray(bottom) < -threshold))
-    if neg < len(bottom):
-        return float(neg), 0.0, True, "lanczos"
-    dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed, progress=progress)
-    index, err = dens.count_below(-threshold)
-    return max(index, float(neg)), err, False, "lanczos+slq"
-
-
-@dataclass(frozen=True)
-class Classification:
-    """What :func:`classify` found at w.
-
-    verdict: "local minimum" (λ_min > threshold), "strict saddle" (λ_min < −threshold),
-    "degenerate" (|λ_min| <= threshold: second order cannot decide), or "not critical"
-    (‖∇L‖ > grad_tol). ``index`` counts eigenvalues < −threshold: exact when ``index_exact``,
-    else an SLQ estimate ± ``index_error``.
-    """
-
-    verdict: str
-    loss: float
-    gradient_norm: float
-    lambda_min: float
-    lambda_max: float
-    bottom: np.ndarray
-    top: np.ndarray
-    index: float
-    index_error: float
-    index_exact: bool
-    threshold: float
-    grad_tol: float
-    method: str
-
-
-def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k: int = 6,
-             dense_max: int = 2048, seed: int = 0, num_probes: int = 20, steps: int = 80,
-             eig_tol: float = 1e-10, progress: Optional[bool] = None) -> Classification:
-    """Classify w as a local minimum, strict saddle, degenerate point or not a critical point.
-
-    The gradient norm is compared with ``grad_tol`` (default ``tol``). Eigenvalues count as
-    negative (positive) below −threshold (above threshold), threshold = tol · max(1, ‖H‖₂).
-    For P <= ``dense_max`` the whole Hessian spectrum is computed and the index is exact;
-    otherwise Lanczos finds the k smallest and the largest eigenvalue, and the index is exact
-    when fewer than k of them are negative, else estimated by SLQ with an error bar.
-    ``progress``: a line on stderr per phase (the dense eigenvalues, or the two Lanczos runs and
-    the SLQ run). None (default): only when stderr is a terminal; True: also elsewhere (whole
-    lines); False: never.
-    """
-    from .models import Model
-
-    if not isinstance(model, Model):
-        raise TypeError(f"model: expected a landscope model, got {type(model).__name__}")
-    tol = _positive("tol", tol)
-    grad_tol = tol if grad_tol is None else _positive("grad_tol", grad_tol)
-    k = _int("k", k, 1)
-    dense_max = _int("dense_max", dense_max, 0)
-    progress = _progress.enabled(progress)
-    w = model._w(w)
-    loss, g = model.loss_and_gradient(w)
-    gnorm = float(np.linalg.norm(g))
-    P = model.num_params
-    if P <= max(dense_max, k + 1):
-        with _progress.phase(f"classify: the dense {P} x {P} Hessian and its eigenvalues", progress):
-            lam = np.linalg.eigvalsh(model.hessian(w))
-        lmin, lmax = float(lam[0]), float(lam[-1])
-        thr = tol * max(1.0, abs(lmin), abs(lmax))
-        index, err, exact, method = float(np.sum(lam < -thr)), 0.0, True, "dense"
-        bottom, top = lam[: min(k, P)], lam[-min(k, P):]
-    else:
-        H = model.hessian_operator(w)
-        top = _eigsh(H, 1, "LA", eig_tol, None, None, 1, None, seed, None, progress, None,
-                     label="classify: largest eigenvalue of H").eigenvalues
-        bottom = _eigsh(H, k, "SA", eig_tol, None, None, 1, None, seed, None, progress, None,
-                        label=f"classify: {k} smallest eigenvalues of H").eigenvalues
-        lmin, lmax = float(bottom[0]), float(top[-1])
-        thr = tol * max(1.0, abs(lmin), abs(lmax))
-        index, err, exact, method = negative_count(H, bottom, thr, seed=seed, num_probes=num_probes, steps=steps,
-                                                   progress=progress)
-    if gnorm > grad_tol:
-        verdict = "not critical"
-    elif lmin < -thr:
-        verdict = "strict saddle"
-    elif lmin > thr:
-        verdict = "local minimum"
-    else:
-        verdict = "degenerate"
-    return Classification(verdict=verdict, loss=float(loss), gradient_norm=gnorm, lambda_min=lmin,
-                          lambda_max=lmax, bottom=np.asarray(bottom), top=np.asarray(top), index=index,
-                          index_error=float(err), index_exact=exact, threshold=float(thr),
-                          grad_tol=float(grad_tol), method=method)
+from .analysis import Classification, classify, negative_count  # noqa: E402
