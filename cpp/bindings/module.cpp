@@ -28,7 +28,10 @@ PYBIND11_MODULE(LANDSCOPE_MODULE_NAME, m) {
 #endif
   m.attr("simd") = simd;
   bind_threads(m);
-  bind_models(m);
+  // Each class is registered before the functions that take or return it, so that their
+  // signatures (docstrings, and the stubs generated from them) name the Python class:
+  // LinearOperator (bind_spectra) before Model.hessian_operator (bind_models).
   bind_spectra(m);
+  bind_models(m);
   bind_train(m);
 }

@@ -15,5 +15,4 @@
 #include "landscope/threads.hpp"
 #include "landscope/train.hpp"
 #include "landscope/types.hpp"
-
-#define LANDSCOPE_VERSION "0.1.0"
+#include "landscope/version.hpp"  // LANDSCOPE_VERSION, generated from pyproject.toml
