@@ -1,4 +1,4 @@
-"""python/landscope/_core.pyi is generated from the built module by tools/stubs.py; it must match
+"""python/landscope/_core.pyi is generated from the built module by tests/stubs.py; it must match
 what the installed landscope._core says about itself."""
 import ast
 import importlib
@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("landscope_stubs_tool", ROOT / "tools" / "stubs.py")
+    spec = importlib.util.spec_from_file_location("landscope_stubs_tool", ROOT / "tests" / "stubs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -29,6 +29,26 @@ Reduction reduction_from(const std::string& r) {
 }  // namespace
 
 void bind_models(py::module_& m) {
+  py::class_<Point, std::shared_ptr<Point>>(m, "Point", py::module_local())
+      .def_property_readonly("w", &Point::w)
+      .def("loss", &Point::loss, Release())
+      .def("gradient", &Point::gradient, Release())
+      .def("grad_norm", &Point::grad_norm, Release())
+      .def("prepare_curvature", &Point::prepare_curvature, Release())
+      .def("outputs", &Point::outputs, Release())
+      .def("residuals", &Point::residuals, Release())
+      .def("jacobian", &Point::jacobian, Release())
+      .def("tangent_kernel", &Point::tangent_kernel, Release())
+      .def("hvp", &Point::hvp, py::arg("V"), Release())
+      .def("gauss_newton_vp", &Point::gauss_newton_vp, py::arg("V"), Release())
+      .def("jvp", &Point::jvp, py::arg("V"), Release())
+      .def("vjp", &Point::vjp, py::arg("U"), Release())
+      .def("hessian", &Point::hessian, Release())
+      .def("hessian_parts", &Point::hessian_parts, Release())
+      .def("hessian_operator", &Point::hessian_operator, py::keep_alive<0, 1>(), Release())
+      .def("gauss_newton_operator", &Point::gauss_newton_operator, py::keep_alive<0, 1>(), Release())
+      .def("kernel_operator", &Point::kernel_operator, py::keep_alive<0, 1>(), Release());
+
   // module_local: the portable and the AVX2 builds of the module can be loaded side by side.
   py::class_<Model>(m, "Model", py::module_local())
       .def_property_readonly("num_params", &Model::num_params)
@@ -80,26 +100,6 @@ void bind_models(py::module_& m) {
       .def("kernel_operator", &Model::kernel_operator, py::arg("w"), py::keep_alive<0, 1>(), Release())
       .def("hessian", &Model::hessian, py::arg("w"), Release())
       .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
-
-  py::class_<Point, std::shared_ptr<Point>>(m, "Point", py::module_local())
-      .def_property_readonly("w", &Point::w)
-      .def("loss", &Point::loss, Release())
-      .def("gradient", &Point::gradient, Release())
-      .def("grad_norm", &Point::grad_norm, Release())
-      .def("prepare_curvature", &Point::prepare_curvature, Release())
-      .def("outputs", &Point::outputs, Release())
-      .def("residuals", &Point::residuals, Release())
-      .def("jacobian", &Point::jacobian, Release())
-      .def("tangent_kernel", &Point::tangent_kernel, Release())
-      .def("hvp", &Point::hvp, py::arg("V"), Release())
-      .def("gauss_newton_vp", &Point::gauss_newton_vp, py::arg("V"), Release())
-      .def("jvp", &Point::jvp, py::arg("V"), Release())
-      .def("vjp", &Point::vjp, py::arg("U"), Release())
-      .def("hessian", &Point::hessian, Release())
-      .def("hessian_parts", &Point::hessian_parts, Release())
-      .def("hessian_operator", &Point::hessian_operator, py::keep_alive<0, 1>(), Release())
-      .def("gauss_newton_operator", &Point::gauss_newton_operator, py::keep_alive<0, 1>(), Release())
-      .def("kernel_operator", &Point::kernel_operator, py::keep_alive<0, 1>(), Release());
 
   py::class_<Network, Model>(m, "Network", py::module_local());
   py::class_<ProductToy, Model>(m, "ProductToy", py::module_local()).def(py::init<Index>(), py::arg("d"));

@@ -1,7 +1,7 @@
 """Generates python/landscope/_core.pyi, the type stubs of the C++ extension, from the built module.
 
-    python tools/stubs.py           # rewrite python/landscope/_core.pyi
-    python tools/stubs.py --check   # exit 1, printing a diff, when it is out of date
+    python tests/stubs.py           # rewrite python/landscope/_core.pyi
+    python tests/stubs.py --check   # exit 1, printing a diff, when it is out of date
 
 Run it with the Python that has landscope installed (``pip install -e ".[test]"`` brings
 pybind11-stubgen), after every change to cpp/bindings and a rebuild. tests/test_stubs.py runs the
@@ -26,7 +26,7 @@ import tempfile
 MODULE = "landscope._core"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STUB = ROOT / "python" / "landscope" / "_core.pyi"
-COMMAND = "python tools/stubs.py"
+COMMAND = "python tests/stubs.py"
 HEADER = f"# Generated from the built {MODULE} by `{COMMAND}` (pybind11-stubgen): do not edit.\n"
 
 # `name: type = value` at module level, except __all__: keep `name: type`.
