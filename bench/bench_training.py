@@ -7,7 +7,8 @@ point w, with η = 1/λ_max(H(w))). For each:
   ``w -= lr * ref.gradient(w)`` with the vectorized numpy reference gradient;
 - the cost of recording loss, ‖∇L‖ and the PL ratio every step (``record_every=1``);
 - on S1 and M1: the cost of recording the sharpness every 10 steps (warm-started Lanczos)
-  against the cost of the 10 steps themselves;
+  against the cost of the 10 steps themselves, and the cost of a row with the sharpness and
+  λ_min(K) (the row's point serves the loss, the gradient and the Hessian products from one pass);
 - the lazy-regime width study (the slow test's sizes and beyond): GD with η = 1/λ_max(K_0) on a
   tanh ShallowNet (n=10, d=8) until L ≈ 1e-4·L_0 by the PL bound, for widths 256 … 65536:
   ‖K_T − K_0‖/‖K_0‖, min_t λ_min(K_t)/λ_min(K_0), and the fitted exponent of the drift in m.
@@ -93,7 +94,7 @@ def run(repeats: int, quick: bool) -> dict:
         time.sleep(0.2)
         variants = {"plain": ours(steps), "rows": ours(1)}
         if name != "toy":
-            variants.update(ten=ours(10), sharp=ours(10, ("sharpness",)))
+            variants.update(ten=ours(10), sharp=ours(10, ("sharpness",)), both=ours(10, ("sharpness", "kernel_min")))
         runs.update(paired(variants, repeats))
         t = {k: statistics.median(v) for k, v in runs.items()}
         t_np = t["numpy"] / np_steps
@@ -106,7 +107,9 @@ def run(repeats: int, quick: bool) -> dict:
             t_ten = t["ten"] / steps
             traj = ours(10, ("sharpness",))()
             per_sharpness = (t["sharp"] / steps - t_ten) * 10  # one sharpness per 10 steps
+            rows = steps // 10 + 1
             entry.update(sharpness_s=per_sharpness, ten_steps_s=10 * t_ten,
+                         row_sharpness_kernel_s=(t["both"] - t["ten"]) / rows,
                          sharpness_over_ten_steps=per_sharpness / (10 * t_ten),
                          sharpness_products=traj.sharpness_products / len(traj))
         results.append(entry)
@@ -144,18 +147,19 @@ def _us(t: float) -> str:
 def table(report: dict) -> str:
     lines = [
         "| problem | P | numpy loop step | landscope step | steps/s | speedup | spread numpy / landscope | "
-        "record every step | sharpness / 10 steps |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "record every step | sharpness / 10 steps | row with sharpness + λ_min(K) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in report["results"]:
-        sharp = ""
+        sharp, row = "", ""
         if "sharpness_s" in r:
+            row = _us(r["row_sharpness_kernel_s"])
             sharp = (f"{_us(r['sharpness_s'])} vs {_us(r['ten_steps_s'])} = {r['sharpness_over_ten_steps']:.2f} "
                      f"({r['sharpness_products']:.1f} products)")
         lines.append(f"| {r['problem']} | {r['P']:,} | {_us(r['numpy_step_s'])} | {_us(r['landscope_step_s'])} | "
                      f"{1 / r['landscope_step_s']:,.0f} | {r['speedup']:.1f}x | "
                      f"{fmt_spread(r['numpy_spread'])} / {fmt_spread(r['landscope_spread'])} | "
-                     f"{100 * r['record_overhead']:+.1f}% | {sharp} |")
+                     f"{100 * r['record_overhead']:+.1f}% | {sharp} | {row} |")
     lines += ["", "| width m | P | steps | time | ‖K_T − K_0‖/‖K_0‖ | min λ_min(K_t)/λ_min(K_0) | L_T/L_0 |",
               "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["widths"]["rows"]:

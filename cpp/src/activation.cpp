@@ -61,19 +61,6 @@ Activation activation_from_string(const std::string& name) {
                               "'softplus', 'gelu', 'silu', 'relu'; got '" + name + "'");
 }
 
-std::string to_string(Activation a) {
-  switch (a) {
-    case Activation::Identity: return "identity";
-    case Activation::Tanh: return "tanh";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Softplus: return "softplus";
-    case Activation::Gelu: return "gelu";
-    case Activation::Silu: return "silu";
-    case Activation::Relu: return "relu";
-  }
-  return "unknown";
-}
-
 namespace {
 
 /// One block: y = σ(x), g1 = σ'(x), g2 = σ''(x); any output may be null.
@@ -153,14 +140,6 @@ void activate(Activation a, const Matrix& z, Matrix& out) {
   out.resize(z.rows(), z.cols());
   blocks(z.size(), [&](Index o, Index len) {
     kernel(a, Seg(z.data() + o, len), out.data() + o, nullptr, nullptr);
-  });
-}
-
-void activate_derivatives(Activation a, const Matrix& z, Matrix& d1, Matrix* d2) {
-  d1.resize(z.rows(), z.cols());
-  if (d2) d2->resize(z.rows(), z.cols());
-  blocks(z.size(), [&](Index o, Index len) {
-    kernel(a, Seg(z.data() + o, len), nullptr, d1.data() + o, d2 ? d2->data() + o : nullptr);
   });
 }
 

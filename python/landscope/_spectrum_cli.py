@@ -13,7 +13,7 @@ import numpy as np
 import landscope
 from landscope import _progress, problems
 from landscope.models import _ACTIVATIONS
-from landscope.spectra import _eigsh
+from landscope.spectra import eigsh
 
 PROBLEMS = problems.BENCHMARKS  # S1, S2, M1, M2
 DEFAULTS = dict(problem="S1", model="shallow", loss="square", width=256, widths="64,64", activation="tanh")
@@ -240,7 +240,7 @@ def run(parser, args) -> int:
 
     def solve(op, k, which, label):
         t0 = time.perf_counter()
-        r = _eigsh(op, k, which, args.tol, None, None, 1, None, args.seed, None, progress, None, label=label)
+        r = eigsh(op, k, which, args.tol, seed=args.seed, progress=progress, label=label)
         dt = time.perf_counter() - t0
         print(f"{label}: {np.array2string(r.eigenvalues, precision=6, max_line_width=100)}  "
               f"({r.products} products, {dt:.2f} s)", flush=True)

@@ -72,29 +72,10 @@ class Classification:
 
 
 def _lanczos(H: Operator, k: int, which: str, tol: float, seed: int, progress: bool, label: str) -> EigshResult:
-    """:func:`eigsh` with default basis size and one vector per product, its progress line named
-    ``label`` ("<label>: filling a basis of … vectors ...", then "<label>: restart …").
-
-    eigsh has no public way to name its progress line, so the line is drawn here from its
-    ``callback``, in eigsh's own words; the basis size shown is eigsh's documented default
-    ncv = min(n, max(30, 2k + 2)).
-    """
+    """:func:`eigsh` with its progress line named ``label``."""
     from .spectra import eigsh
 
-    val.real("tol", tol, 0.0, 1.0, open_lo=True, open_hi=True)  # eigsh's own checks, before any progress output
-    val.integer("seed", seed, 0, val.MAX_SEED)
-    line = _progress.ProgressLine(progress)
-    line.show(f"{label}: filling a basis of {min(H.size, max(30, 2 * k + 2))} vectors ...")
-
-    def report(p: dict) -> bool:
-        line.show(f"{label}: restart {p['restarts']}, {p['products']} products, "
-                  f"{p['converged']}/{p['wanted']} converged, max residual {p['max_residual']:.1e}")
-        return True
-
-    try:
-        return eigsh(H, k, which, tol, seed=seed, progress=False, callback=report)
-    finally:
-        line.close()
+    return eigsh(H, k, which, tol, seed=seed, progress=progress, label=label)
 
 
 def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k: int = 6,

@@ -24,7 +24,7 @@ from . import _validation as val
 from . import _progress
 from ._progress import ProgressLine
 from ._loader import core as _core
-from .operators import Operator, as_operator, symmetric_matrix
+from .operators import as_operator, symmetric_matrix
 
 __all__ = [
     "eigh",
@@ -175,7 +175,7 @@ class _Progress(ProgressLine):
 def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Optional[int] = None,
           ncv: Optional[int] = None, block_size: int = 1, v0=None, seed: int = 0, *,
           n: Optional[int] = None, progress: Optional[bool] = None,
-          callback: Optional[Callable[[dict], Optional[bool]]] = None) -> EigshResult:
+          callback: Optional[Callable[[dict], Optional[bool]]] = None, label: Optional[str] = None) -> EigshResult:
     """k eigenpairs of a symmetric operator by thick-restart Lanczos.
 
     Parameters
@@ -198,18 +198,13 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
         False: never
     callback : called after every restart with a dict (restarts, products, converged, wanted,
         max_residual); return False to stop (then ConvergenceError is raised)
+    label : the name the progress line starts with (default "eigsh <which> k=<k>")
 
     Returns an :class:`EigshResult` (ascending eigenvalues, eigenvectors, true residual norms,
     products, restarts). Raises :class:`ConvergenceError`, carrying the converged pairs, when
     ``maxiter`` restarts do not suffice. Problems with n <= ncv + block_size are solved densely.
     Ctrl-C stops it within about a second (between products) and raises KeyboardInterrupt.
     """
-    return _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, callback)
-
-
-def _eigsh(op, k, which, tol, maxiter, ncv, block_size, v0, seed, n, progress, callback,
-           label: Optional[str] = None) -> EigshResult:
-    """:func:`eigsh`, with ``label`` naming the progress line (default "eigsh <which> k=<k>")."""
     show_progress = _progress.enabled(progress)
     A = as_operator(op, n, name="op")
     size = A.size
@@ -406,4 +401,4 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
 # -------------------------------------------------------------------------------------------
 # critical points: in landscope.analysis, re-exported here (landscope.spectra.classify keeps working).
 
-from .analysis import Classification, classify, negative_count  # noqa: E402
+from .analysis import Classification, classify, negative_count  # noqa: E402,F401

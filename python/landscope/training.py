@@ -17,7 +17,7 @@ from . import schedules as _schedules
 from ._loader import core as _core
 from . import _progress
 from ._progress import ProgressLine
-from .models import Model, ProductToy
+from .models import Model
 from .optim import Optimizer
 
 __all__ = ["train", "Trajectory", "TrainingInterrupted", "COLUMNS", "DIAGNOSTICS"]

@@ -11,13 +11,11 @@ enum class Activation { Identity, Tanh, Sigmoid, Softplus, Gelu, Silu, Relu };
 /// Parses "identity", "tanh", "sigmoid", "softplus", "gelu", "silu", "relu";
 /// throws std::invalid_argument naming the valid choices otherwise.
 Activation activation_from_string(const std::string& name);
-std::string to_string(Activation a);
 
 /// out = σ(z), elementwise. `out` is resized.
 void activate(Activation a, const Matrix& z, Matrix& out);
-/// d1 = σ'(z) (and, when d2 is not null, d2 = σ''(z)). ReLU: σ'(0) = 0, σ'' = 0.
-void activate_derivatives(Activation a, const Matrix& z, Matrix& d1, Matrix* d2);
-/// All of the above in one pass over z.
+/// out = σ(z), d1 = σ'(z) and, when d2 is not null, d2 = σ''(z), in one pass over z.
+/// ReLU: σ'(0) = 0, σ'' = 0.
 void activate_all(Activation a, const Matrix& z, Matrix& out, Matrix& d1, Matrix* d2);
 
 }  // namespace landscope
