@@ -29,6 +29,19 @@ Vector find_array(const NamedArrays& s, const std::string& key, Index size, cons
   return Vector();
 }
 
+/// One eigenvalue at an end of `op` by Lanczos started from `vector` (a warm start, when it fits),
+/// which becomes the new eigenvector; NaN (and `vector` untouched) when the solve stops first.
+double warm_lanczos(const LinearOperator& op, LanczosOptions lo, Vector& vector, Row& row, Index& products) {
+  lo.k = 1;
+  if (vector.size() == op.size()) lo.v0 = vector;
+  lo.callback = [&row](const LanczosProgress&) { return row.keep_going(); };
+  const LanczosResult r = lanczos(op, lo);
+  products += r.products;
+  if (!r.converged()) return kNaN;
+  vector = r.eigenvectors.col(0);
+  return r.eigenvalues[0];
+}
+
 /// λ_max(H) by Lanczos in early-exit mode, warm-started from the previous row's eigenvector.
 class Sharpness : public Diagnostic {
  public:
@@ -38,23 +51,15 @@ class Sharpness : public Diagnostic {
     return 8.0 * m.num_params() * 24;  // the Lanczos basis
   }
   double compute(Row& row) override {
+    const Index P = row.point.model().num_params();
+    if (P < 2) return row.point.hessian()(0, 0);
     LanczosOptions lo;
-    lo.k = 1;
     lo.which = Which::Largest;
     lo.tol = row.settings.sharpness_tol;
     lo.early_exit = true;
     lo.max_products = row.settings.sharpness_max_products;
-    const Index P = row.point.model().num_params();
-    if (P < 2) return row.point.hessian()(0, 0);
     lo.ncv = std::min<Index>(20, P - 1);  // restarts every 20 products
-    if (m_vector.size()) lo.v0 = m_vector;
-    lo.callback = [&row](const LanczosProgress&) { return row.keep_going(); };
-    const auto op = row.point.hessian_operator();
-    const LanczosResult r = lanczos(*op, lo);
-    products += r.products;
-    if (!r.converged()) return kNaN;
-    m_vector = r.eigenvectors.col(0);
-    return r.eigenvalues[0];
+    return warm_lanczos(*row.point.hessian_operator(), lo, m_vector, row, products);
   }
   NamedArrays state() const override { return {{"sharpness_vector", m_vector}}; }
   void set_state(const NamedArrays& s, const Model& m) override {
@@ -82,17 +87,9 @@ class KernelMin : public Diagnostic {
       return es.eigenvalues()[0];
     }
     LanczosOptions lo;
-    lo.k = 1;
     lo.which = Which::Smallest;
     lo.tol = row.settings.kernel_tol;
-    lo.callback = [&row](const LanczosProgress&) { return row.keep_going(); };
-    if (m_vector.size() == N) lo.v0 = m_vector;
-    const auto op = row.point.kernel_operator();
-    const LanczosResult r = lanczos(*op, lo);
-    products += r.products;
-    if (!r.converged()) return kNaN;
-    m_vector = r.eigenvectors.col(0);
-    return r.eigenvalues[0];
+    return warm_lanczos(*row.point.kernel_operator(), lo, m_vector, row, products);
   }
   NamedArrays state() const override { return {{"kernel_vector", m_vector}}; }
   void set_state(const NamedArrays& s, const Model& m) override {

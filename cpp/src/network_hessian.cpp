@@ -206,20 +206,15 @@ void Network::weighted_jacobian(const VectorRef& w, MatrixR& Jt) const {
 MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
   MatrixR Jt;
   weighted_jacobian(w, Jt);
-  const Index P = m_num_params, tile = 256, nt = (P + tile - 1) / tile;
+  const Index P = m_num_params;
   MatrixR G = detail::large_matrix<MatrixR>(P, P);
-  std::vector<std::pair<Index, Index>> tiles;
-  for (Index I = 0; I < nt; ++I)
-    for (Index J = I; J < nt; ++J) tiles.emplace_back(I, J);
-  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
-    const Index r0 = tiles[t].first * tile, c0 = tiles[t].second * tile;
-    const Index rs = std::min(tile, P - r0), cs = std::min(tile, P - c0);
+  detail::for_upper_tiles(P, 256, [&](Index r0, Index c0, Index rs, Index cs) {
     Matrix C;
     C.noalias() = Jt.middleCols(r0, rs).transpose() * Jt.middleCols(c0, cs);
     if (r0 == c0) C.triangularView<Eigen::StrictlyUpper>() = C.transpose();  // exact symmetry
     G.block(r0, c0, rs, cs) = C;
     if (r0 != c0) G.block(c0, r0, cs, rs) = C.transpose();
-  }, true);
+  });
   return G;
 }
 

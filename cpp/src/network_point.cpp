@@ -166,14 +166,7 @@ MatrixR NetworkPoint::tangent_kernel() const {
   });
   const Index N = n * k;
   MatrixR K = detail::large_matrix<MatrixR>(N, N);
-  const Index tile = 128, nt = (N + tile - 1) / tile;
-  // Upper-triangular tiles of K in parallel; each tile is owned by one thread.
-  std::vector<std::pair<Index, Index>> tiles;
-  for (Index I = 0; I < nt; ++I)
-    for (Index Jt = I; Jt < nt; ++Jt) tiles.emplace_back(I, Jt);
-  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
-    const Index r0 = tiles[t].first * tile, c0 = tiles[t].second * tile;
-    const Index rs = std::min(tile, N - r0), cs = std::min(tile, N - c0);
+  detail::for_upper_tiles(N, 128, [&](Index r0, Index c0, Index rs, Index cs) {
     Matrix acc = Matrix::Zero(rs, cs), A, B;
     for (std::size_t j = 0; j < NL; ++j) {
       if (offset[j] < 0) continue;
@@ -191,7 +184,7 @@ MatrixR NetworkPoint::tangent_kernel() const {
     }
     K.block(r0, c0, rs, cs) = acc;
     if (r0 != c0) K.block(c0, r0, cs, rs) = acc.transpose();
-  }, true);
+  });
   return K;
 }
 

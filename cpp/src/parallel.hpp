@@ -4,6 +4,8 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "landscope/interrupt.hpp"
 #include "landscope/threads.hpp"
@@ -75,6 +77,21 @@ void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
   for (Index i = 0; i < count; ++i) body(i);
 #endif
   if (error) std::rethrow_exception(error);
+}
+
+/// Calls f(r0, c0, rows, cols) for the tiles on and above the diagonal of an N x N matrix cut
+/// into tiles of `tile` rows and columns, in parallel (one tile per thread at a time): the
+/// symmetric products (K, G) fill a tile and its mirror.
+template <typename F>
+void for_upper_tiles(Index N, Index tile, F&& f) {
+  const Index nt = (N + tile - 1) / tile;
+  std::vector<std::pair<Index, Index>> tiles;
+  for (Index I = 0; I < nt; ++I)
+    for (Index J = I; J < nt; ++J) tiles.emplace_back(I * tile, J * tile);
+  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
+    const auto [r0, c0] = tiles[static_cast<std::size_t>(t)];
+    f(r0, c0, std::min(tile, N - r0), std::min(tile, N - c0));
+  }, true);
 }
 
 /// Number of sample blocks: one per thread, none smaller than `min_rows` rows.
