@@ -72,6 +72,14 @@ MatrixR Model::hessian(const VectorRef& w) const {
   return 0.5 * (H + H.transpose());
 }
 
+std::pair<MatrixR, MatrixR> Model::hessian_parts(const VectorRef& w) const {
+  const Index P = num_params();
+  const Matrix Gc = gauss_newton_vp(w, Matrix::Identity(P, P));
+  MatrixR G = 0.5 * (Gc + Gc.transpose());
+  MatrixR R = hessian(w) - G;
+  return {std::move(G), std::move(R)};
+}
+
 std::unique_ptr<LinearOperator> Model::hessian_operator(const VectorRef& w) const { return at(w)->hessian_operator(); }
 std::unique_ptr<LinearOperator> Model::gauss_newton_operator(const VectorRef& w) const {
   return at(w)->gauss_newton_operator();

@@ -58,17 +58,12 @@ Vector ProductToy::init(std::uint64_t seed) const {
   return x;
 }
 
-double ProductToy::loss(const VectorRef& w, const IndexVector* samples) const {
+double ProductToy::loss_and_gradient(const VectorRef& w, Vector& grad, const IndexVector* samples) const {
   check_params(w);
   check_samples(samples);
   const double r = w.prod() - 1.0;
+  grad = r * sample_count(samples) * partial_products(w);
   return 0.5 * r * r * sample_count(samples);
-}
-
-double ProductToy::loss_and_gradient(const VectorRef& w, Vector& grad, const IndexVector* samples) const {
-  const double f = loss(w, samples);
-  grad = (w.prod() - 1.0) * sample_count(samples) * partial_products(w);
-  return f;
 }
 
 MatrixR ProductToy::outputs(const VectorRef& w) const {
@@ -89,18 +84,15 @@ MatrixR ProductToy::jacobian(const VectorRef& w) const {
   return partial_products(w).transpose();
 }
 
-MatrixR ProductToy::tangent_kernel(const VectorRef& w) const {
-  check_params(w);
-  MatrixR K(1, 1);
-  K(0, 0) = partial_products(w).squaredNorm();
-  return K;
-}
-
 Matrix ProductToy::hvp(const VectorRef& w, const MatrixRef& V, const IndexVector* samples) const {
   check_params(w);
   check_directions(V);
   check_samples(samples);
-  return sample_count(samples) * (hessian(w) * V);
+  // H = p pᵀ + (Π x − 1) ∂²Π: the Gauss–Newton and residual parts, applied without forming H.
+  const Vector p = partial_products(w);
+  Matrix HV = p * (p.transpose() * V);
+  HV.noalias() += (w.prod() - 1.0) * (second_partials(w) * V);
+  return sample_count(samples) * HV;
 }
 
 Matrix ProductToy::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const {
@@ -108,19 +100,6 @@ Matrix ProductToy::gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const
   check_directions(V);
   const Vector p = partial_products(w);
   return p * (p.transpose() * V);
-}
-
-MatrixR ProductToy::hessian(const VectorRef& w) const {
-  auto [G, R] = hessian_parts(w);
-  return G + R;
-}
-
-std::pair<MatrixR, MatrixR> ProductToy::hessian_parts(const VectorRef& w) const {
-  check_params(w);
-  const Vector p = partial_products(w);
-  MatrixR G = p * p.transpose();
-  MatrixR R = (w.prod() - 1.0) * second_partials(w);
-  return {std::move(G), std::move(R)};
 }
 
 namespace {

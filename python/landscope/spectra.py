@@ -172,7 +172,11 @@ class _Progress(ProgressLine):
         return True
 
 
-def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Optional[int] = None,
+_LANCZOS = _core.LanczosOptions()  # the engine's defaults, written once in spectra.hpp
+
+
+def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LANCZOS.tol,
+          maxiter: Optional[int] = None,
           ncv: Optional[int] = None, block_size: int = 1, v0=None, seed: int = 0, *,
           n: Optional[int] = None, progress: Optional[bool] = None,
           callback: Optional[Callable[[dict], Optional[bool]]] = None, label: Optional[str] = None) -> EigshResult:
@@ -187,7 +191,7 @@ def eigsh(op, k: int = 6, which: str = "LA", tol: float = 1e-10, maxiter: Option
     tol : converged when ‖A x − λ x‖ <= tol · ‖A‖₂ for every wanted pair (‖A‖₂ estimated by the
         largest Ritz value magnitude seen). The eigenvalue error is at most the residual and
         usually its square over the gap.
-    maxiter : maximum number of restarts (default 1000)
+    maxiter : maximum number of restarts (default: the engine's, 1000)
     ncv : basis size (default max(30, 2k + 2·block_size), at most n); memory is about
         (ncv + 2·block_size + k) vectors of length n
     block_size : vectors per operator product (block Lanczos); >= the multiplicity of a

@@ -239,8 +239,10 @@ class _Unset:
 
 
 _UNSET = _Unset()
-_DEFAULTS = dict(schedule=None, clip_norm=None, ema=None, swa=None, record_every=1, record=(), loss_star=0.0,
-                 tol=None, blowup=1e6, sharpness_tol=1e-4)
+_ENGINE = _core.TrainOptions()  # the engine's defaults, written once in train.hpp / diagnostic.hpp
+_DEFAULTS = dict(schedule=None, clip_norm=None, ema=None, swa=None, record_every=_ENGINE.record_every, record=(),
+                 loss_star=_ENGINE.loss_star, tol=None, blowup=_ENGINE.blowup,
+                 sharpness_tol=_ENGINE.recorder.sharpness_tol)
 
 
 def _saved_arguments(traj: Trajectory) -> dict:
@@ -308,8 +310,9 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     record : names from :data:`DIAGNOSTICS` (computed every ``record_every`` steps), or a dict
         name -> interval (a multiple of record_every). ``sharpness`` uses Lanczos started from
         the previous top eigenvector, to a residual of ``sharpness_tol``·max(|λ|, ‖H q‖), and
-        records NaN if that takes more than 500 products; ``kernel_min``
-        uses the dense kernel for n·k ≤ 2048 and Lanczos beyond (slow when K is ill-conditioned); ``kernel_drift`` and
+        records NaN if that takes more than ``sharpness_max_products`` products (the engine's
+        RecorderSettings: 500); ``kernel_min`` uses the dense kernel for n·k ≤ ``dense_kernel_max``
+        (2048) and Lanczos beyond (slow when K is ill-conditioned); ``kernel_drift`` and
         ``hessian_norm`` form K and H densely.
     loss_star : L* for the PL ratio and the convergence test
     tol : stop with status "converged" once L − L* ≤ tol (the full-batch loss; minibatch runs

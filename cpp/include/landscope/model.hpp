@@ -21,7 +21,9 @@ struct ParamBlock {
   Index cols;
 };
 
-/// Every model answers these exactly (no finite differences).
+/// Every model answers these exactly (no finite differences). A new model family implements the
+/// pure virtual methods (loss_and_gradient, outputs, residuals, jacobian, hvp, gauss_newton_vp and
+/// the sizes); the rest have defaults built on them, and at() a point that asks the model.
 /// Conventions: P = num_params(), n = num_samples(), k = output_dim(); outputs are n x k,
 /// Jacobian rows are indexed i*k + c. Vectors of directions V are P x b (one direction a column).
 /// Sample subsets (`samples`, may be null for all samples) select rows of the data,
@@ -81,8 +83,9 @@ class Model {
 
   /// Dense symmetric Hessian, P x P. The default applies hvp() to the identity.
   virtual MatrixR hessian(const VectorRef& w) const;
-  /// (G, R): Gauss–Newton and residual parts, H = G + R.
-  virtual std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const = 0;
+  /// (G, R): Gauss–Newton and residual parts, H = G + R. The default applies
+  /// gauss_newton_vp() to the identity and takes R = hessian() − G.
+  virtual std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const;
 
  protected:
   friend class Point;

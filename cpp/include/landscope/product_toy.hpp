@@ -1,5 +1,6 @@
 #pragma once
 // f(x) = ½(Π_k x_k − 1)²: the deep-linear toy of trajectory analysis. P = d, one sample, k = 1.
+// It implements only the essentials of Model; loss, K, H and (G, R) are the defaults.
 #include "landscope/model.hpp"
 
 namespace landscope {
@@ -15,18 +16,14 @@ class ProductToy : public Model {
   /// x ~ U(0.5, 1.5) elementwise: a positive start (seeded).
   Vector init(std::uint64_t seed) const override;
 
-  double loss(const VectorRef& w, const IndexVector* samples = nullptr) const override;
   double loss_and_gradient(const VectorRef& w, Vector& grad,
                            const IndexVector* samples = nullptr) const override;
   MatrixR outputs(const VectorRef& w) const override;
   MatrixR residuals(const VectorRef& w) const override;
   MatrixR jacobian(const VectorRef& w) const override;
-  MatrixR tangent_kernel(const VectorRef& w) const override;
   Matrix hvp(const VectorRef& w, const MatrixRef& V,
              const IndexVector* samples = nullptr) const override;
   Matrix gauss_newton_vp(const VectorRef& w, const MatrixRef& V) const override;
-  MatrixR hessian(const VectorRef& w) const override;
-  std::pair<MatrixR, MatrixR> hessian_parts(const VectorRef& w) const override;
 
   /// "balancedness": max_i x_i / min_j x_j (inf unless all x > 0), the conserved-imbalance
   /// signal of deep linear dynamics.
