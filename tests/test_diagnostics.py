@@ -131,3 +131,12 @@ def test_lanczos_options_check_names_the_keyword():
         o.check(100)
     with pytest.raises(ValueError, match="^which: expected one of"):
         o.which = "XX"
+
+
+def test_a_run_that_stops_recording_a_diagnostic_keeps_its_warm_start():
+    model = mlp()
+    first = ls.train(model, model.init(0), optim.GD(0.05), 10, record=("sharpness",), progress=False)
+    middle = ls.train(model, None, None, 20, resume=first, record=())
+    np.testing.assert_array_equal(middle._state["sharpness_vector"], first._state["sharpness_vector"])
+    last = ls.train(model, None, None, 30, resume=middle, record=("sharpness",))
+    assert np.isfinite(last.sharpness[-1])

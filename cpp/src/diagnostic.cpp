@@ -120,6 +120,7 @@ class KernelDrift : public Diagnostic {
     return (k - m_K0).norm() / m_K0.norm();
   }
   NamedArrays state() const override { return {{"kernel0", m_K0}}; }
+  bool updates_state() const override { return false; }  // K_0 is fixed at the start
   void set_state(const NamedArrays& s, const Model& m) override {
     m_K0 = find_array(s, "kernel0", m.num_outputs() * m.num_outputs(), "(n·k)²");
   }
@@ -136,6 +137,7 @@ class HessianNorm : public Diagnostic {
     return 8.0 * m.num_params() * m.num_params();
   }
   double compute(Row& row) override { return row.point.hessian().norm(); }
+  bool updates_state() const override { return false; }
 };
 
 /// cos(∇L(w_t), ∇L(w_s)) between the full-batch gradients of this row and the previous row

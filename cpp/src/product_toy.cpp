@@ -112,6 +112,7 @@ class Balancedness : public Diagnostic {
     const double lo = x.minCoeff();
     return lo > 0 ? x.maxCoeff() / lo : std::numeric_limits<double>::infinity();
   }
+  bool updates_state() const override { return false; }
 };
 
 }  // namespace

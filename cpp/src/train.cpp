@@ -119,10 +119,12 @@ class Recorder {
   /// returned.
   bool row(Step t, Point* point, double loss, double grad_norm, double lr, bool diverged, bool commit) {
     const std::size_t rows = m_tr.rows(), param_rows = m_tr.params_step.size();
+    // The warm starts this row may change, to restore if it has to be retaken.
     std::vector<NamedArrays> saved;
     std::vector<Index> products;
     for (const auto& r : m_recorded) {
-      saved.push_back(r.diagnostic->state());
+      const bool changes = !diverged && due(t, r.every) && r.diagnostic->updates_state();
+      saved.push_back(changes ? r.diagnostic->state() : NamedArrays());
       products.push_back(r.diagnostic->products);
     }
     const Vector& w = m_s.w;
@@ -159,7 +161,7 @@ class Recorder {
       m_tr.products[name] += spent;
       if (!commit || interrupted) {
         // The continued run retakes this row from the same warm starts.
-        d.set_state(saved[i], m_model);
+        if (!saved[i].empty()) d.set_state(saved[i], m_model);
         m_s.stop_products[name] = spent;
       }
     }
@@ -167,11 +169,17 @@ class Recorder {
     return !interrupted;
   }
 
-  /// The diagnostics' state, into the run's state.
+  /// The diagnostics' state, into the run's state (arrays of diagnostics this run does not
+  /// record are kept for a later run that does).
   void save_state() const {
-    m_s.diagnostics.clear();
+    NamedArrays out;
     for (const auto& r : m_recorded)
-      for (auto& array : r.diagnostic->state()) m_s.diagnostics.push_back(std::move(array));
+      for (auto& array : r.diagnostic->state()) out.push_back(std::move(array));
+    for (auto& old : m_s.diagnostics) {
+      const bool replaced = std::any_of(out.begin(), out.end(), [&](const auto& a) { return a.first == old.first; });
+      if (!replaced) out.push_back(std::move(old));
+    }
+    m_s.diagnostics = std::move(out);
   }
 
  private:

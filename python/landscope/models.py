@@ -113,7 +113,8 @@ class Model:
         gradient, products, J, K, H and the operators come from one cache; for layered models
         one forward/backward pass serves the loss, the gradient and every H v (after the first
         ``hvp`` or ``hessian_operator``). See :class:`Point`."""
-        return Point(self, self._m.at(self._w(w), self._samples(samples, "at")))
+        idx = self._samples(samples, "at")
+        return Point(self, self._m.at(self._w(w), idx), None if idx is None else idx.size)
 
     def losses(self, W, *, grad_norms: bool = False):
         """L at many parameter vectors: ``W`` of shape (P, b), one point a column (or (P,)).
@@ -285,7 +286,9 @@ class Model:
     def hessian_operator(self, w) -> Operator:
         """H(w) as a P x P operator. Layered models cache the forward and backward pass at w,
         so each product only costs the R-pass (about 60% of an ``hvp`` call)."""
-        return Operator(self._m.hessian_operator(self._w(w)), "hessian")
+        w = self._w(w)
+        self._check_cache()
+        return Operator(self._m.hessian_operator(w), "hessian")
 
     def gauss_newton_operator(self, w) -> Operator:
         """G(w) = Jᵀ (∂²ℓ/∂F²) J as a P x P operator (positive semi-definite)."""
@@ -316,6 +319,11 @@ class Model:
         idx = val.as_samples(samples, self.num_samples)
         self._check_pass(self.num_samples if idx is None else idx.size, what)
         return idx
+
+    def _check_cache(self, batch: Optional[int] = None) -> None:
+        """MemoryError if the second-order passes a point caches for H v (values, σ', σ'', and
+        the backward pass: about three passes' activations) cannot fit."""
+        self._check_pass(3 * (self.num_samples if batch is None else batch), "the cached second-order passes")
 
     def _check_pass(self, batch: int, what: str) -> None:
         """MemoryError if one pass's layer activations (at least batch x Σ(inputs + outputs)
@@ -378,9 +386,11 @@ class Point:
     second-order forward/backward pass once and every later product only its R-pass. Products,
     J, K and operators are full-batch (the sample subset applies to loss, gradient and hvp)."""
 
-    def __init__(self, model: Model, core):
+    def __init__(self, model: Model, core, batch: Optional[int] = None):
         self.model = model
         self._p = core
+        self._batch = batch  # the size of the sample subset, None: all samples
+        self._prepared = False
 
     @property
     def w(self) -> np.ndarray:
@@ -420,9 +430,17 @@ class Point:
         return out[:, 0].copy() if flat else np.ascontiguousarray(out)
 
     def hvp(self, v) -> np.ndarray:
-        """H v for v of shape (P,) or (P, b)."""
-        self._p.prepare_curvature()
-        return self._product(self._p.hvp, v, self.model.num_params, "v")
+        """H v for v of shape (P,) or (P, b). The first call caches the second-order passes."""
+        V, flat = val.as_directions(v, self.model.num_params, "v")
+        self._prepare()
+        out = self._p.hvp(V)
+        return out[:, 0].copy() if flat else np.ascontiguousarray(out)
+
+    def _prepare(self) -> None:
+        if not self._prepared:
+            self.model._check_cache(self._batch)
+            self._p.prepare_curvature()
+            self._prepared = True
 
     def gauss_newton_vp(self, v) -> np.ndarray:
         return self._product(self._p.gauss_newton_vp, v, self.model.num_params, "v")
@@ -444,6 +462,7 @@ class Point:
         return self._p.hessian_parts()
 
     def hessian_operator(self) -> Operator:
+        self._prepare()
         return Operator(self._p.hessian_operator(), "hessian")
 
     def gauss_newton_operator(self) -> Operator:

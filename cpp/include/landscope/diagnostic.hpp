@@ -55,6 +55,8 @@ class Diagnostic {
   virtual double compute(Row& row) = 0;
   /// Warm starts and references kept between rows; saved with the trajectory.
   virtual NamedArrays state() const { return {}; }
+  /// Whether compute() changes state() (then a row that must be retaken restores it).
+  virtual bool updates_state() const { return true; }
   /// Restores state(); throws std::invalid_argument on a mismatch with the model.
   virtual void set_state(const NamedArrays& state, const Model& model) { (void)state, (void)model; }
   /// Operator products spent so far (the eigensolver-based diagnostics count them).
