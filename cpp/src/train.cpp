@@ -101,6 +101,11 @@ class Recorder {
     }
   }
 
+  /// Whether any diagnostic is due at step t.
+  bool any_due(Step t) const {
+    return std::any_of(m_recorded.begin(), m_recorded.end(), [t](const Recorded& r) { return due(t, r.every); });
+  }
+
   /// Whether any diagnostic due at step t uses Hessian products.
   bool curvature_due(Step t) const {
     for (const auto& r : m_recorded)
@@ -295,7 +300,7 @@ Status train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, 
   }
   tr.step.reserve(rows);
   detail::advise_huge_pages(tr.step.data(), rows * sizeof(Step));
-  Vector g(P), ema_before, swa_before;  // the averages before the last iterate joined
+  Vector g(P), full_g(P), ema_before, swa_before;  // the averages before the last iterate joined
   bool ema_joined = false, swa_joined = false;
 
   using Clock = std::chrono::steady_clock;
@@ -322,18 +327,26 @@ Status train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, 
     quiet.emplace();
     oracle.set_step(t);
     const bool at_row = t % o.record_every == 0 || t == o.steps;
-    // A row evaluates the model once, at a point that serves the loss, the gradient and every
-    // diagnostic; rows, L_0 and the convergence test use the full-batch loss.
+    // Rows, L_0 and the convergence test use the full-batch loss. Where a diagnostic is due, the
+    // row evaluates the model once, at a point that serves the loss, the gradient and the
+    // diagnostics; elsewhere the plain loss and gradient suffice.
     std::shared_ptr<Point> point;
     double loss, norm, full_loss, full_norm;
-    auto full_point = [&] {
-      point = model.at(s.w);
-      if (recorder.curvature_due(t)) point->prepare_curvature();
-      full_norm = point->grad_norm();  // the gradient first: it computes the loss too
-      full_loss = point->loss();
+    bool have_full = false;
+    auto full_batch = [&] {
+      if (recorder.any_due(t)) {
+        point = model.at(s.w);
+        if (recorder.curvature_due(t)) point->prepare_curvature();
+        full_norm = point->grad_norm();  // the gradient first: it computes the loss too
+        full_loss = point->loss();
+      } else {
+        full_loss = model.loss_and_gradient(s.w, full_g);
+        full_norm = norm_of(full_g);
+      }
+      have_full = true;
     };
-    if (!oracle.minibatch() && at_row) {
-      full_point();
+    if (!oracle.minibatch() && at_row && recorder.any_due(t)) {
+      full_batch();
       loss = full_loss;
       norm = full_norm;
       g = point->gradient();
@@ -342,9 +355,9 @@ Status train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, 
       norm = norm_of(g);
       full_loss = loss;
       full_norm = norm;
-      if (oracle.minibatch() && (at_row || std::isnan(s.loss0))) full_point();
+      have_full = !oracle.minibatch();
+      if (!have_full && (at_row || std::isnan(s.loss0))) full_batch();
     }
-    const bool have_full = !oracle.minibatch() || point;
     if (std::isnan(s.loss0) && std::isfinite(full_loss)) s.loss0 = full_loss;
     const double limit = o.blowup * std::max(s.loss0, 1.0);
     bool diverged = true;
@@ -357,7 +370,7 @@ Status train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, 
     } else {
       diverged = false;
     }
-    if (diverged && !have_full) full_point();
+    if (diverged && !have_full) full_batch();
     const bool converged = !diverged && o.tol >= 0 && have_full && full_loss - o.loss_star <= o.tol;
     const bool stop = diverged || converged || t == o.steps;
     const double rate = stop ? kNaN : opt.lr * o.schedule(t);
@@ -367,7 +380,6 @@ Status train(const Model& model, Optimizer& opt, TrainState& s, Trajectory& tr, 
       --s.swa_count;
     }
     if (at_row || stop) {
-      if (!point && !diverged) full_point();  // a run that converged between rows
       quiet.reset();
       const bool recorded = recorder.row(t, point.get(), full_loss, full_norm, rate, diverged, !stop);
       quiet.emplace();

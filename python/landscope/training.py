@@ -192,8 +192,8 @@ class Trajectory:
 
 # ------------------------------------------------------------------------------------ helpers
 def _record_spec(record, record_every: int, model: Model) -> dict:
-    """record= as {name: interval} for every name of DIAGNOSTICS (0: not recorded). The intervals
-    are converted here and judged by the engine (TrainOptions.check)."""
+    """record= as {name: interval} for the names asked for. The intervals are converted here and
+    judged by the engine (TrainOptions.check)."""
     if record is None:
         record = ()
     if isinstance(record, str):
