@@ -198,14 +198,9 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
   return H;
 }
 
-void Network::weighted_jacobian(const VectorRef& w, MatrixR& Jt) const {
-  Jt = jacobian(w);
-  m_head->weight_jacobian(outputs(w), norm_factor(num_samples()), Jt);
-}
-
-MatrixR Network::gauss_newton_dense(const VectorRef& w) const {
-  MatrixR Jt;
-  weighted_jacobian(w, Jt);
+MatrixR Network::gauss_newton_dense(const NetworkPoint& point) const {
+  MatrixR Jt = point.jacobian();
+  m_head->weight_jacobian(point.outputs(), norm_factor(num_samples()), Jt);  // J̃ = D^{1/2} J
   const Index P = m_num_params;
   MatrixR G = detail::large_matrix<MatrixR>(P, P);
   detail::for_upper_tiles(P, 256, [&](Index r0, Index c0, Index rs, Index cs) {

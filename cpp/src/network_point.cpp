@@ -290,7 +290,7 @@ Matrix NetworkPoint::vjp(const MatrixRef& U) const {
 
 MatrixR NetworkPoint::hessian() const {
   if (m_net.shallow_fast_path()) {
-    MatrixR H = m_net.gauss_newton_dense(m_w);
+    MatrixR H = m_net.gauss_newton_dense(*this);
     m_net.shallow_residual_part(m_w, H);
     return H;
   }
@@ -298,7 +298,7 @@ MatrixR NetworkPoint::hessian() const {
 }
 
 std::pair<MatrixR, MatrixR> NetworkPoint::hessian_parts() const {
-  MatrixR G = m_net.gauss_newton_dense(m_w);
+  MatrixR G = m_net.gauss_newton_dense(*this);
   MatrixR R;
   if (m_net.shallow_fast_path()) {
     R = detail::large_matrix<MatrixR>(G.rows(), G.cols());

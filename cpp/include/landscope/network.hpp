@@ -35,6 +35,7 @@ struct NetworkOptions {
 namespace detail {
 class LossHead;
 }
+class NetworkPoint;
 
 class Network : public Model {
  public:
@@ -89,8 +90,7 @@ class Network : public Model {
   void tangent(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, Matrix& RF) const;
 
   // Dense Hessians (network_hessian.cpp); w is checked by the caller.
-  void weighted_jacobian(const VectorRef& w, MatrixR& Jt) const;
-  MatrixR gauss_newton_dense(const VectorRef& w) const;
+  MatrixR gauss_newton_dense(const NetworkPoint& point) const;
   MatrixR hessian_basis(const VectorRef& w) const;
   bool shallow_fast_path() const;
   void shallow_residual_part(const VectorRef& w, MatrixR& H) const;
