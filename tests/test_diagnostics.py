@@ -140,3 +140,14 @@ def test_a_run_that_stops_recording_a_diagnostic_keeps_its_warm_start():
     np.testing.assert_array_equal(middle._state["sharpness_vector"], first._state["sharpness_vector"])
     last = ls.train(model, None, None, 30, resume=middle, record=("sharpness",))
     assert np.isfinite(last.sharpness[-1])
+
+
+def test_eigsh_reports_the_engine_status():
+    A, _ = _spd(60)
+    assert ls.eigsh(A, k=2).status == "converged"
+    with pytest.raises(ls.ConvergenceError) as e:
+        ls.eigsh(A, k=2, callback=lambda p: False, ncv=10)
+    assert e.value.result.status == "interrupted"
+    with pytest.raises(ls.ConvergenceError) as e:
+        ls.eigsh(A, k=2, maxiter=1, ncv=5, tol=1e-14)
+    assert e.value.result.status == "not_converged"

@@ -131,6 +131,9 @@ class EigshResult:
     which: str
     tol: float
     anorm: float  # the estimate of ‖A‖₂ that `tol` is relative to
+    #: how the solve ended, as in training: "converged", "not_converged" (the restart budget ran
+    #: out) or "interrupted" (the callback asked to stop)
+    status: str = "converged"
 
     @property
     def converged_mask(self) -> np.ndarray:
@@ -253,7 +256,7 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
     res = EigshResult(eigenvalues=raw.eigenvalues, eigenvectors=raw.eigenvectors,
                       residuals=raw.residuals, converged=raw.status == "converged",
                       num_converged=int(raw.num_converged), products=int(raw.products),
-                      restarts=int(raw.restarts), which=which, tol=tol, anorm=float(raw.anorm))
+                      restarts=int(raw.restarts), which=which, tol=tol, anorm=float(raw.anorm), status=raw.status)
     if not res.converged:
         why = ("stopped by the callback" if raw.status == "interrupted"
                else f"did not converge in {res.restarts} restarts")
