@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._loader import core as _core
 from ._loader import isa as _isa
-from . import analysis, optim, problems, schedules, theory
+from . import analysis, landscape, optim, problems, schedules, theory
 from .models import MLP, DeepLinear, LeastSquares, Model, Point, ProductToy, ShallowNet
 from .operators import Operator, as_operator
 from .spectra import (

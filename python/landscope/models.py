@@ -627,6 +627,7 @@ class MLP(Model):
         if self.loss_name == "square":
             return super()._targets(y, n)
         labels, k = val.as_labels(y, n, self._num_classes)
+        self._labels = labels  # for accuracy (landscope.landscape)
         return np.zeros((0, 0)), labels, k, False
 
     def _blank_targets(self, n, k):
