@@ -15,6 +15,9 @@ Evaluations: :func:`evaluate` (metrics at the columns of W), :func:`surface` (a 
 w + x_i d_1 + y_j d_2, resumable with ``out=``), :func:`project` (iterates in a slice's
 coordinates) and :func:`interpolate` (the linear path between two solutions and its barrier).
 
+Flatness at a point: :func:`flatness` (λ_max, tr H, ε-sharpness, SAM sharpness and average
+sharpness side by side).
+
 Metrics: ``loss`` and ``grad_norm`` come from :meth:`Model.losses` (parallel over points and
 samples in C++, GIL released); ``accuracy`` (cross-entropy models) from the outputs at each
 point; ``sharpness`` and ``min_eig`` (λ_max and λ_min of the Hessian) from :func:`eigsh` at
@@ -39,7 +42,7 @@ from ._loader import core as _core
 from .models import Model
 
 __all__ = ["random_directions", "normalize", "hessian_directions", "pca_directions", "between", "evaluate",
-           "surface", "Surface", "project", "interpolate", "Path", "METRICS"]
+           "surface", "Surface", "project", "interpolate", "Path", "METRICS", "flatness", "Flatness"]
 
 #: What :func:`evaluate`, :func:`surface` and :func:`interpolate` can compute at a point.
 METRICS = ("loss", "grad_norm", "accuracy", "sharpness", "min_eig")
@@ -563,3 +566,6 @@ def interpolate(model, w_a, w_b, num: int = 51, metrics=("loss",), *, points: bo
     values = evaluate(model, W, metrics, data=data, tol=tol)
     return path_from_values(t, values, W if points else None,
                             {"kind": "linear", "metrics": list(values), "version": _core.__version__})
+
+
+from ._flatness import Flatness, flatness  # noqa: E402  (it uses this module's public API)
