@@ -10,12 +10,12 @@ import sys
 
 COMMANDS = """commands:
   info      print version, Eigen version, SIMD build, OpenMP and thread count
-  bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training]
+  bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training|landscape]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
             index of a benchmark problem or an .npz data set (landscope spectrum --help)"""
 
-SUITES = ("derivatives", "spectra", "training")
+SUITES = ("derivatives", "spectra", "training", "landscape")
 
 
 class _Parser(argparse.ArgumentParser):
