@@ -269,3 +269,16 @@ def test_bad_input_names_the_argument(tmp_path):
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):
             call()
+
+
+def test_to_xarray():
+    xr = pytest.importorskip("xarray")
+    model = mlp()
+    w = point(model)
+    D = L.random_directions(model, w, seed=2)
+    x, y = np.linspace(-1, 1, 4), np.linspace(0, 1, 3)
+    s = L.surface(model, w, D, x, y, metrics=("loss", "grad_norm"), progress=False)
+    ds = s.to_xarray()
+    assert isinstance(ds, xr.Dataset) and ds["loss"].dims == ("y", "x")
+    np.testing.assert_array_equal(ds["loss"].values, s["loss"])
+    assert float(ds["loss"].sel(x=x[2], y=y[1])) == s["loss"][1, 2]
