@@ -13,7 +13,9 @@ Directions (arrays (P, k), seeded and deterministic):
 
 Evaluations: :func:`evaluate` (metrics at the columns of W), :func:`surface` (a grid
 w + x_i d_1 + y_j d_2, resumable with ``out=``), :func:`project` (iterates in a slice's
-coordinates) and :func:`interpolate` (the linear path between two solutions and its barrier).
+coordinates), :func:`interpolate` (the linear path between two solutions and its barrier),
+:func:`connect` (a trained Bezier or polygonal curve between two solutions, Garipov et al. 2018)
+and :func:`align` (weight matching of an MLP's hidden units, Ainsworth et al. 2023).
 
 Flatness at a point: :func:`flatness` (λ_max, tr H, ε-sharpness, SAM sharpness and average
 sharpness side by side).
@@ -42,7 +44,8 @@ from ._loader import core as _core
 from .models import Model
 
 __all__ = ["random_directions", "normalize", "hessian_directions", "pca_directions", "between", "evaluate",
-           "surface", "Surface", "project", "interpolate", "Path", "METRICS", "flatness", "Flatness"]
+           "surface", "Surface", "project", "interpolate", "Path", "METRICS", "flatness", "Flatness", "connect",
+           "Curve", "CURVES", "align"]
 
 #: What :func:`evaluate`, :func:`surface` and :func:`interpolate` can compute at a point.
 METRICS = ("loss", "grad_norm", "accuracy", "sharpness", "min_eig")
@@ -568,4 +571,5 @@ def interpolate(model, w_a, w_b, num: int = 51, metrics=("loss",), *, points: bo
                             {"kind": "linear", "metrics": list(values), "version": _core.__version__})
 
 
-from ._flatness import Flatness, flatness  # noqa: E402  (it uses this module's public API)
+from ._connect import CURVES, Curve, align, connect  # noqa: E402  (they use this module's public API)
+from ._flatness import Flatness, flatness  # noqa: E402
