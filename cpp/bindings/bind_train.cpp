@@ -42,6 +42,23 @@ auto checked(Schedule (*make)(A...)) {
   };
 }
 
+/// A Python function f(w) -> (loss, gradient) as the oracle of an optimizer step (SAM and
+/// perturbed GD evaluate the gradient again at a moved point).
+class PyOracle : public GradientOracle {
+ public:
+  explicit PyOracle(std::optional<py::function> fn) : m_fn(std::move(fn)) {}
+  double evaluate(const Vector& w, Vector& grad) override {
+    if (!m_fn) throw std::invalid_argument("oracle: this optimizer evaluates the gradient again; pass oracle=f(w)");
+    py::tuple out = (*m_fn)(w);
+    grad = out[1].cast<Vector>();
+    if (grad.size() != w.size()) throw std::invalid_argument("oracle: the gradient has the wrong length");
+    return out[0].cast<double>();
+  }
+
+ private:
+  std::optional<py::function> m_fn;
+};
+
 NamedArrays named_arrays(const py::dict& d) {
   NamedArrays out;
   for (auto item : d) out.emplace_back(item.first.cast<std::string>(), item.second.cast<Vector>());
@@ -93,6 +110,19 @@ void bind_train(py::module_& m) {
       .def_property_readonly("name", &Optimizer::name)
       .def("check", &Optimizer::check)
       .def("reset", &Optimizer::reset, py::arg("P"))
+      .def("step",
+           [](Optimizer& o, Eigen::Ref<Vector> w, const VectorRef& g, double lr, Step t,
+              std::optional<py::function> oracle) {
+             if (g.size() != w.size()) throw std::invalid_argument("g: expected the length of w");
+             if (!o.ready(w.size())) throw std::invalid_argument("optimizer: call reset(P) first");
+             Vector wv = w, gv = g;
+             PyOracle f(std::move(oracle));
+             o.step(wv, gv, lr, t, f);
+             w = wv;
+           },
+           py::arg("w"), py::arg("g"), py::arg("lr"), py::arg("step"), py::arg("oracle") = py::none(),
+           "One update of w (in place, a contiguous float64 array) from the gradient g at rate lr, as the "
+           "training loop applies it at global step `step`.")
       .def("state", [](const Optimizer& o) { return to_dict(o.state()); })
       .def("set_state", [](Optimizer& o, const py::dict& d, Index P) { o.set_state(named_arrays(d), P); },
            py::arg("state"), py::arg("P"));

@@ -161,47 +161,19 @@ class Curve:
 # ------------------------------------------------------------------------------ optimizers
 
 class _Stepper:
-    """The update rules of ``landscope.optim`` (as the C++ engine applies them, module docs of
-    :mod:`landscope.optim`) on an array θ of any shape, at a constant rate η = ``lr``:
-
-    - GD/SGD: θ ← θ − η g
-    - Momentum: b ← β b + g (b₀ = 0); θ ← θ − η b, or θ ← θ − η (g + β b) with Nesterov
-    - Adam: g ← g + λθ (if weight_decay λ); m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²,
-      θ ← θ − η (m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε)
-    - AdamW: θ ← (1 − ηλ)θ first, then Adam without the λθ term.
-    """
+    """The engine's optimizer (the C++ state machine the training loop runs) stepping an array θ
+    of any shape in place at a constant rate ``lr``."""
 
     def __init__(self, opt, shape):
-        self.opt = opt
-        self.count = 0
-        if isinstance(opt, optim.Momentum):
-            self.buf = np.zeros(shape)
-        elif isinstance(opt, optim.Adam):
-            self.m = np.zeros(shape)
-            self.v = np.zeros(shape)
+        self.core = opt._build(1)
+        self.core.reset(int(np.prod(shape)))
+        self.lr = opt.lr
+        self.t = 0
 
     def step(self, theta: np.ndarray, g: np.ndarray) -> None:
-        """Updates θ in place (g may be overwritten)."""
-        o, lr = self.opt, self.opt.lr
-        if isinstance(o, optim.Momentum):
-            self.buf *= o.beta
-            self.buf += g
-            theta -= lr * (g + o.beta * self.buf) if o.nesterov else lr * self.buf
-        elif isinstance(o, optim.Adam):
-            if o.weight_decay != 0.0:
-                if o.kind == "adamw":  # decoupled, as the engine decides
-                    theta *= 1.0 - lr * o.weight_decay
-                else:
-                    g += o.weight_decay * theta
-            self.count += 1
-            self.m *= o.beta1
-            self.m += (1.0 - o.beta1) * g
-            self.v *= o.beta2
-            self.v += (1.0 - o.beta2) * g * g
-            c1, c2 = 1.0 - o.beta1**self.count, 1.0 - o.beta2**self.count
-            theta -= lr * (self.m / c1) / (np.sqrt(self.v / c2) + o.eps)
-        else:  # GD, SGD
-            theta -= lr * g
+        """Updates θ (C-contiguous) in place from its gradient g."""
+        self.core.step(theta.reshape(-1), np.ascontiguousarray(g).reshape(-1), self.lr, self.t)
+        self.t += 1
 
 
 _OPTIMIZERS = (optim.GD, optim.SGD, optim.Momentum, optim.Adam)  # AdamW is an Adam

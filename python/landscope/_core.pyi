@@ -233,6 +233,10 @@ class Optimizer:
         ...
     def state(self) -> dict:
         ...
+    def step(self, w: typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]", "flags.writeable"], g: typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"], lr: typing.SupportsFloat | typing.SupportsIndex, step: typing.SupportsInt | typing.SupportsIndex, oracle: collections.abc.Callable | None = None) -> None:
+        """
+        One update of w (in place, a contiguous float64 array) from the gradient g at rate lr, as the training loop applies it at global step `step`.
+        """
     @property
     def batch_size(self) -> int:
         ...
