@@ -11,7 +11,11 @@ and two filter-normalized random directions:
 
 It checks that the two surfaces agree (to 1e-10 relative) and prints a markdown table of medians,
 the ratio and the rate in forward-pass GFLOP/s (2 · n · Σ fan_in · fan_out flops a point), next to
-the machine's GEMM rate. --json writes the figures.
+the machine's GEMM rate.
+
+Connectivity: two minima of a tanh MLP ([16], 64 points) trained with Adam from seeds 0 and 1;
+the linear path's barrier and max loss, the same after ``align``, and Bezier curves trained by
+``connect`` (before and after alignment). --json writes the figures.
 
     python bench/bench_landscape.py [--quick] [--repeats 3] [--json out.json]
     landscope bench landscape --quick
@@ -80,7 +84,30 @@ def run(repeats: int, quick: bool) -> dict:
                             landscope_spread=spread(t_ls), landscope_gflops=flops / b / 1e9,
                             numpy_gflops=flops / a / 1e9, max_rel_diff=err))
     return dict(machine=dict(python=platform.python_version(), numpy=np.__version__, cpu=platform.processor()),
-                landscope=landscope.info(), repeats=repeats, gemm_gflops=gemm_rate(), results=results)
+                landscope=landscope.info(), repeats=repeats, gemm_gflops=gemm_rate(), results=results,
+                connectivity=connectivity(300 if quick else 2000))
+
+
+def connectivity(steps: int) -> list:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 4))
+    y = np.sin(X @ rng.standard_normal(4))
+    net = landscope.MLP(X, y, [16], activation="tanh")
+    wa, wb = (landscope.train(net, net.init(seed=s), landscope.optim.Adam(lr=2e-2), 500, progress=False).w
+              for s in (0, 1))
+    wb_aligned = landscape.align(net, wa, wb)
+    rows = []
+    for label, b in (("as trained", wb), ("aligned", wb_aligned)):
+        lin = landscape.interpolate(net, wa, b, num=61)
+        rows.append(dict(endpoints=label, path="linear", barrier=lin.barrier, max_loss=float(lin["loss"].max()),
+                         seconds=0.0))
+        t0 = time.perf_counter()
+        curve = landscape.connect(net, wa, b, kind="bezier", steps=steps, progress=False)
+        t = time.perf_counter() - t0
+        path = curve.evaluate(num=61)
+        rows.append(dict(endpoints=label, path=f"bezier, {steps} steps", barrier=path.barrier,
+                         max_loss=path.metadata["max_loss"], seconds=t))
+    return rows
 
 
 def _t(s: float) -> str:
@@ -95,6 +122,10 @@ def table(report: dict) -> str:
         lines.append(f"| {r['problem']} | {r['P']:,} | {r['n']:,} | {r['grid']} | {_t(r['numpy_s'])} | "
                      f"{_t(r['landscope_s'])} | {r['speedup']:.1f}x | {fmt_spread(r['numpy_spread'])} / "
                      f"{fmt_spread(r['landscope_spread'])} | {r['landscope_gflops']:.1f} | {r['max_rel_diff']:.1e} |")
+    lines += ["", "| endpoints | path | barrier | max loss | time |", "|---|---|---:|---:|---:|"]
+    for r in report["connectivity"]:
+        lines.append(f"| {r['endpoints']} | {r['path']} | {r['barrier']:.4g} | {r['max_loss']:.4g} | "
+                     f"{_t(r['seconds']) if r['seconds'] else ''} |")
     info = report["landscope"]
     lines.append("")
     lines.append(f"landscope {info['version']} ({info['isa']}, {info['threads']} threads); numpy "

@@ -282,3 +282,17 @@ def test_to_xarray():
     assert isinstance(ds, xr.Dataset) and ds["loss"].dims == ("y", "x")
     np.testing.assert_array_equal(ds["loss"].values, s["loss"])
     assert float(ds["loss"].sel(x=x[2], y=y[1])) == s["loss"][1, 2]
+
+
+@pytest.mark.slow
+def test_the_landscape_bench_runs(tmp_path):
+    import json
+
+    import bench_landscape
+
+    assert bench_landscape.main(["--quick", "--repeats", "1", "--json", str(tmp_path / "b.json")]) == 0
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert all(r["max_rel_diff"] < 1e-10 for r in report["results"])
+    rows = {(r["endpoints"], r["path"].split(",")[0]): r for r in report["connectivity"]}
+    assert rows[("aligned", "linear")]["barrier"] < rows[("as trained", "linear")]["barrier"]
+    assert rows[("as trained", "bezier")]["max_loss"] < rows[("as trained", "linear")]["max_loss"]
