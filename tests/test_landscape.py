@@ -296,3 +296,15 @@ def test_the_landscape_bench_runs(tmp_path):
     rows = {(r["endpoints"], r["path"].split(",")[0]): r for r in report["connectivity"]}
     assert rows[("aligned", "linear")]["barrier"] < rows[("as trained", "linear")]["barrier"]
     assert rows[("as trained", "bezier")]["max_loss"] < rows[("as trained", "linear")]["max_loss"]
+
+
+def test_surface_metadata_records_how_the_directions_were_made(tmp_path):
+    model = mlp()
+    w = point(model)
+    D = L.random_directions(model, w, seed=11, normalization="layer")
+    assert D.metadata == {"kind": "random", "seed": 11, "normalization": "layer", "ignore": "biases"}
+    s = L.surface(model, w, D, np.linspace(-1, 1, 3), np.linspace(-1, 1, 2), progress=False)
+    assert s.metadata["directions"]["seed"] == 11 and s.metadata["version"] == ls.__version__
+    s.save(tmp_path / "s.npz")
+    assert L.Surface.load(tmp_path / "s.npz").metadata["directions"]["normalization"] == "layer"
+    assert type(s.directions) is np.ndarray

@@ -43,7 +43,7 @@ from . import _validation as val
 from ._loader import core as _core
 from .models import Model
 
-__all__ = ["random_directions", "normalize", "hessian_directions", "pca_directions", "between", "evaluate",
+__all__ = ["Directions", "random_directions", "normalize", "hessian_directions", "pca_directions", "between", "evaluate",
            "surface", "Surface", "project", "interpolate", "Path", "METRICS", "flatness", "Flatness", "connect",
            "Curve", "CURVES", "align"]
 
@@ -56,6 +56,20 @@ _FORMAT = "landscope.surface"
 
 
 # ------------------------------------------------------------------------------- directions
+
+class Directions(np.ndarray):
+    """A (P, k) array of directions that remembers how it was made (``metadata``: kind, seed,
+    normalization, ignore), which :func:`surface` records with its values. Otherwise an
+    ordinary float64 array."""
+
+    def __new__(cls, array: np.ndarray, **metadata):
+        obj = np.asarray(array).view(cls)
+        obj.metadata = dict(metadata)
+        return obj
+
+    def __array_finalize__(self, obj):
+        self.metadata = dict(getattr(obj, "metadata", {}))
+
 
 def _model(model) -> Model:
     if not isinstance(model, Model):
@@ -134,7 +148,8 @@ def random_directions(model, w, k: int = 2, normalization: str = "filter", ignor
     seed = val.integer("seed", seed, 0, val.MAX_SEED)
     val.check_memory(8 * model.num_params * k, f"random_directions: {k} directions of length {model.num_params}")
     D = np.random.default_rng(seed).standard_normal((model.num_params, k))
-    return normalize(model, w, D, normalization, ignore)
+    return Directions(normalize(model, w, D, normalization, ignore), kind="random", seed=seed,
+                      normalization=normalization, ignore=ignore)
 
 
 def hessian_directions(model, w, k: int = 2, which: str = "LA", tol: float = 1e-8, seed: int = 0) -> np.ndarray:
@@ -149,7 +164,8 @@ def hessian_directions(model, w, k: int = 2, which: str = "LA", tol: float = 1e-
     if which == "LA":
         order = order[::-1]
     V = r.eigenvectors[:, order]
-    return V * np.where(V[np.abs(V).argmax(axis=0), np.arange(V.shape[1])] < 0, -1.0, 1.0)  # a fixed sign
+    V = V * np.where(V[np.abs(V).argmax(axis=0), np.arange(V.shape[1])] < 0, -1.0, 1.0)  # a fixed sign
+    return Directions(V, kind="hessian", which=which, eigenvalues=r.eigenvalues[order].tolist(), seed=seed)
 
 
 def _iterates(trajectory_or_params, name: str = "trajectory_or_params") -> np.ndarray:
@@ -189,7 +205,8 @@ def pca_directions(trajectory_or_params, k: int = 2, center=None) -> tuple[np.nd
     s2, U = s2[::-1][:k], U[:, ::-1][:, :k]
     D = (M.T @ U) / np.sqrt(s2)
     D = D * np.where(D[np.abs(D).argmax(axis=0), np.arange(k)] < 0, -1.0, 1.0)
-    return D, s2 / np.trace(G)
+    ratio = s2 / np.trace(G)
+    return Directions(D, kind="pca", explained_variance_ratio=ratio.tolist(), iterates=T), ratio
 
 
 def between(w_a, w_b) -> np.ndarray:
@@ -414,7 +431,9 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     model = _model(model)
     P = model.num_params
     w = val.as_params(w, P, "w")
+    made = dict(getattr(directions, "metadata", {}))
     D, _ = _directions(directions, P, "directions")
+    D = np.asarray(D)
     x = _grid("x", x)
     if D.shape[1] == 2:
         if y is None:
@@ -441,7 +460,8 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     n = coords.shape[0]
     meta = {"fingerprint": _fingerprint(model, w, D, x, y, metrics, data, tol), "metrics": list(metrics),
             "model": type(model).__name__, "num_params": P, "version": _core.__version__,
-            "samples": None if idx is None else idx.tolist(), "held_out": data is not None, "tol": tol}
+            "samples": None if idx is None else idx.tolist(), "held_out": data is not None, "tol": tol,
+            "directions": made}
     values = {m: np.full(n, np.nan) for m in metrics}
     done = np.zeros(n, dtype=bool)
     if out is not None:
