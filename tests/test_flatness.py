@@ -114,13 +114,13 @@ def test_average_sharpness_is_chunked_and_uses_the_batched_evaluator(monkeypatch
 
     monkeypatch.setattr(type(model), "losses", spy)
     monkeypatch.setattr(type(model), "loss", lambda *a, **k: pytest.fail("model.loss called per draw"))
-    monkeypatch.setattr(fl, "CHUNK_BYTES", 8 * model.num_params * 16)  # 16 points per call
+    monkeypatch.setattr(fl, "CHUNK_BYTES", 8 * model.num_params * 16)  # 8 draws (16 points, ±z) per call
     chunked = flatness(model, w, "average_sharpness", samples=50, seed=7, progress=False)
-    assert calls[1:] == [(8, 16), (8, 16), (8, 16), (8, 2)]
+    assert calls[1:] == [(8, 16)] * 6 + [(8, 4)]
     # the draws do not depend on the chunking
     assert chunked["average_sharpness"] == pytest.approx(whole["average_sharpness"], rel=1e-12)
     assert chunked.errors["average_sharpness"] == pytest.approx(whole.errors["average_sharpness"], rel=1e-10)
-    assert chunked.loss_evaluations == 51 + 1
+    assert chunked.loss_evaluations == 2 * 50 + 1 + 1
 
 
 def test_epsilon_sharpness_diagonal_is_any_vertex(quad):

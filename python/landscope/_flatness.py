@@ -16,8 +16,9 @@
     max over ‖e‖₂ <= radius of L(w + e) − L(w) (the inner problem of SAM), by projected
     gradient ascent in the ℓ2 ball starting from SAM's step e = radius · ∇L/‖∇L‖.
 ``average_sharpness``
-    E_z[L(w + radius·z)] − L(w) for z ~ N(0, I), the mean over ``samples`` seeded draws
-    (evaluated in parallel by :meth:`Model.losses`), with its standard error. For a quadratic it
+    E_z[L(w + radius·z)] − L(w) for z ~ N(0, I), the mean over ``samples`` seeded draws, each
+    used as an antithetic pair ±z (evaluated in parallel by :meth:`Model.losses`), with its
+    standard error. For a quadratic it
     is radius² · tr(H) / 2 (plus nothing from the gradient, whose term has mean 0).
 
 The two maxima are found by local ascent and are **lower bounds** of the true maxima (exact for
@@ -236,7 +237,7 @@ def flatness(model: Model, w, measures: Sequence[str] = MEASURES, *, radius: flo
                 line.close()
             values[name] = mean
             errors[name] = se
-            losses += samples + 1
+            losses += 2 * samples + 1  # antithetic pairs, and L(w) on the same path
     return Flatness(values=values, errors=errors, radius=radius, seed=seed, loss=float(loss0),
                     products=products, gradient_evaluations=grads, loss_evaluations=losses,
                     perturbations=perturbations)
@@ -312,11 +313,15 @@ def _ball_ascent(model, w, loss0, g0, radius, steps, rng, report):
 def _average(model: Model, w: np.ndarray, sigma: float, samples: int, rng: np.random.Generator,
              report: Callable[[int], None]) -> tuple[float, float, float]:
     """Mean and standard error of L(w + σ z) − L(w) over ``samples`` draws, and L(w), all from
-    the batched evaluator (L(w) too, so the differences come from one code path)."""
+    the batched evaluator (L(w) too, so the differences come from one code path).
+
+    Each draw z is used as an antithetic pair, ½(L(w + σz) + L(w − σz)) − L(w): the same mean,
+    and the gradient's term σ gᵀz, which has mean 0 but dominates the spread away from a
+    minimum, cancels exactly."""
     P = w.size
-    b = max(1, min(samples, CHUNK_BYTES // (8 * P)))
-    # the draws (b, P), the block W (P, b) and the engine's column-major copy of it
-    val.check_memory(3 * 8 * P * b, f"flatness: average_sharpness, {b} perturbed points of length {P}")
+    b = max(1, min(samples, CHUNK_BYTES // (16 * P)))
+    # the draws (b, P), the block W (P, 2b) and the engine's column-major copy of it
+    val.check_memory(5 * 8 * P * b, f"flatness: average_sharpness, {2 * b} perturbed points of length {P}")
     base = float(model.losses(w.reshape(P, 1))[0])
     diffs = np.empty(samples)
     done = 0
@@ -324,11 +329,13 @@ def _average(model: Model, w: np.ndarray, sigma: float, samples: int, rng: np.ra
     while done < samples:
         q = min(b, samples - done)
         Z = rng.standard_normal((q, P))  # sample i is the i-th draw of P numbers, whatever the chunking
-        W = np.empty((P, q))
-        np.multiply(Z.T, sigma, out=W)
+        W = np.empty((P, 2 * q))
+        np.multiply(Z.T, sigma, out=W[:, :q])
         del Z
+        np.negative(W[:, :q], out=W[:, q:])
         W += w[:, None]
-        diffs[done:done + q] = model.losses(W) - base
+        L = model.losses(W)
+        diffs[done:done + q] = 0.5 * (L[:q] + L[q:]) - base
         del W
         done += q
         report(done)
