@@ -173,3 +173,24 @@ def test_losses_reject_bad_input():
     W[0, 1] = np.inf
     with pytest.raises(ValueError, match="^W: contains NaN or Inf"):
         model.losses(W)
+
+
+def test_a_cached_point_survives_a_change_of_the_thread_count():
+    """The cached passes keep their blocks; products and gradients stay right when the thread
+    count changes in between."""
+    X = np.random.default_rng(0).standard_normal((512, 16))
+    model = ls.MLP(X, np.tanh(X[:, :2]), [48, 48])
+    w = model.init(0)
+    v = np.random.default_rng(1).standard_normal(model.num_params)
+    before = ls.get_num_threads()
+    try:
+        for first, second in ((1, 2), (2, 1)):
+            ls.set_num_threads(first)
+            p = model.at(w)
+            p.hvp(v)
+            ls.set_num_threads(second)
+            np.testing.assert_allclose(p.hvp(v), model.hvp(w, v), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(p.gradient(), model.gradient(w), rtol=1e-12, atol=1e-14)
+            assert p.loss() == pytest.approx(model.loss(w), rel=1e-14)
+    finally:
+        ls.set_num_threads(before)

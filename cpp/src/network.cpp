@@ -59,6 +59,11 @@ Network::Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> la
     off += m_layers[j].out * m_layers[j].in + (m_layers[j].bias ? m_layers[j].out : 0);
   }
   m_num_params = off;
+  // A block should carry about 2^18 flops of forward pass (some tens of µs): below that, waking
+  // a second thread costs more than it saves, and on a busy machine far more.
+  double flops_per_row = 0;
+  for (const Layer& L : m_layers) flops_per_row += 2.0 * static_cast<double>(L.in * L.out) + 10.0 * L.out;
+  m_min_rows = std::max<Index>(32, static_cast<Index>(std::ceil(262144.0 / flops_per_row)));
   if (m_num_params == 0) throw std::invalid_argument("layers: the network has no trainable parameters");
   if (block_names.empty())
     for (std::size_t j = 0; j < m_layers.size(); ++j) block_names.push_back(std::to_string(j + 1));
@@ -114,6 +119,8 @@ const double* Network::bias(const VectorRef& w, std::size_t j) const {
 double Network::norm_factor(Index batch) const {
   return m_reduction == Reduction::Mean ? 1.0 / static_cast<double>(batch) : 1.0;
 }
+
+Index Network::blocks(Index n) const { return detail::num_blocks(n, m_min_rows); }
 
 // ---------------------------------------------------------------------------------------------
 // The Model interface, through a point

@@ -63,10 +63,9 @@ std::unique_ptr<LossHead> make_loss_head(LossKind kind, MatrixR Y, IndexVector l
 /// R (tiles·n x m) ⊙= S (n x m), tile by tile.
 void tile_mul(Matrix& R, const Matrix& S);
 
-/// Calls f(block, begin, end) for the sample blocks of a batch of n rows, in parallel.
+/// Calls f(block, begin, end) for `blocks` sample blocks of a batch of n rows, in parallel.
 template <typename F>
-void for_blocks(Index n, F&& f) {
-  const Index blocks = num_blocks(n);
+void for_blocks(Index n, Index blocks, F&& f) {
   parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); });
 }
 

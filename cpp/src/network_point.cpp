@@ -45,8 +45,9 @@ double NetworkPoint::compute_loss() {
     for (const auto& pass : m_cache) total += pass.loss;
     return total;
   }
-  std::vector<double> parts(detail::num_blocks(m_n), 0.0);
-  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+  const Index blocks = m_net.blocks(m_n);
+  std::vector<double> parts(blocks, 0.0);
+  for_blocks(m_n, blocks, [&](Index b, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, samples(), lo, hi, pass, 0);
     parts[b] = m_net.loss_grad_out(pass, m_norm);
@@ -57,11 +58,12 @@ double NetworkPoint::compute_loss() {
 }
 
 double NetworkPoint::compute_loss_and_gradient(Vector& grad) {
-  const Index blocks = detail::num_blocks(m_n), P = m_net.num_params();
+  const bool cached = m_cached.load(std::memory_order_acquire);
+  // The cached passes keep the blocks they were made with (the thread count may have changed).
+  const Index blocks = cached ? static_cast<Index>(m_cache.size()) : m_net.blocks(m_n), P = m_net.num_params();
   std::vector<double> parts(blocks, 0.0);
   std::vector<Vector> grads(blocks);
-  const bool cached = m_cached.load(std::memory_order_acquire);
-  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+  for_blocks(m_n, blocks, [&](Index b, Index lo, Index hi) {
     grads[b] = detail::large_matrix<Vector>(P, 1);
     if (cached) {
       parts[b] = m_cache[b].loss;
@@ -82,8 +84,8 @@ double NetworkPoint::compute_loss_and_gradient(Vector& grad) {
 
 void NetworkPoint::do_prepare_curvature() {
   if (m_cached.load(std::memory_order_acquire)) return;
-  std::vector<Network::Pass> cache(detail::num_blocks(m_n));
-  for_blocks(m_n, [&](Index b, Index lo, Index hi) {
+  std::vector<Network::Pass> cache(m_net.blocks(m_n));
+  for_blocks(m_n, static_cast<Index>(cache.size()), [&](Index b, Index lo, Index hi) {
     Network::Pass& pass = cache[b];
     m_net.forward(m_w, samples(), lo, hi, pass, 2);
     pass.loss = m_net.loss_grad_out(pass, m_norm);
@@ -99,7 +101,7 @@ void NetworkPoint::do_prepare_curvature() {
 MatrixR NetworkPoint::outputs_or_residuals(bool residuals) const {
   const Index n = m_net.num_samples();
   MatrixR F(n, m_net.output_dim());
-  for_blocks(n, [&](Index, Index lo, Index hi) {
+  for_blocks(n, m_net.blocks(n), [&](Index, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 0);
     if (residuals) m_net.loss_grad_out(pass, 1.0);
@@ -112,7 +114,7 @@ MatrixR NetworkPoint::jacobian() const {
   const Index n = m_net.num_samples(), k = m_net.output_dim();
   const auto& layers = m_net.m_layers;
   MatrixR J = detail::large_matrix<MatrixR>(n * k, m_net.num_params());  // every entry is written below
-  for_blocks(n, [&](Index, Index lo, Index hi) {
+  for_blocks(n, m_net.blocks(n), [&](Index, Index lo, Index hi) {
     Network::Pass pass;
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < k; ++c) {
@@ -148,7 +150,7 @@ MatrixR NetworkPoint::tangent_kernel() const {
     Delta[j].resize(n * k, layers[j].out);  // row i*k + c
     Hin[j].resize(n, layers[j].in);
   }
-  for_blocks(n, [&](Index, Index lo, Index hi) {
+  for_blocks(n, m_net.blocks(n), [&](Index, Index lo, Index hi) {
     Network::Pass pass;
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     for (std::size_t j = 0; j < NL; ++j)
@@ -199,8 +201,9 @@ Matrix NetworkPoint::hvp(const MatrixRef& V) const {
     return Y;
   }
   const Index P = m_net.num_params(), b = V.cols();
-  std::vector<Matrix> parts(detail::num_blocks(m_n));
-  for_blocks(m_n, [&](Index blk, Index lo, Index hi) {
+  const Index blocks = m_net.blocks(m_n);
+  std::vector<Matrix> parts(blocks);
+  for_blocks(m_n, blocks, [&](Index blk, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, samples(), lo, hi, pass, 2);
     m_net.loss_grad_out(pass, m_norm);
@@ -217,7 +220,7 @@ Matrix NetworkPoint::hvp(const MatrixRef& V) const {
 void NetworkPoint::apply_hessian(const MatrixRef& X, Matrix& Y) const {
   const Index P = m_net.num_params(), b = X.cols();
   std::vector<Matrix> parts(m_cache.size());
-  for_blocks(m_n, [&](Index blk, Index, Index) {
+  for_blocks(m_n, static_cast<Index>(m_cache.size()), [&](Index blk, Index, Index) {
     thread_local Network::RScratch scratch;
     parts[blk] = detail::large_matrix<Matrix>(P, b);
     for (Index c = 0; c < b; ++c) {
@@ -232,8 +235,9 @@ Matrix NetworkPoint::gauss_newton_vp(const MatrixRef& V) const {
   check_directions(V);
   const Index n = m_net.num_samples(), P = m_net.num_params(), b = V.cols();
   const double norm = m_net.norm_factor(n);
-  std::vector<Matrix> parts(detail::num_blocks(n));
-  for_blocks(n, [&](Index blk, Index lo, Index hi) {
+  const Index blocks = m_net.blocks(n);
+  std::vector<Matrix> parts(blocks);
+  for_blocks(n, blocks, [&](Index blk, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     m_net.loss_grad_out(pass, norm);
@@ -253,7 +257,7 @@ Matrix NetworkPoint::jvp(const MatrixRef& V) const {
   check_directions(V);
   const Index n = m_net.num_samples(), k = m_net.output_dim(), b = V.cols();
   Matrix out(n * k, b);
-  for_blocks(n, [&](Index, Index lo, Index hi) {
+  for_blocks(n, m_net.blocks(n), [&](Index, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     for (Index c = 0; c < b; ++c) {
@@ -270,8 +274,9 @@ Matrix NetworkPoint::vjp(const MatrixRef& U) const {
   if (U.rows() != n * k)
     throw std::invalid_argument("u: expected " + std::to_string(n * k) + " rows, got " + std::to_string(U.rows()));
   if (!U.allFinite()) throw std::invalid_argument("u: contains NaN or Inf");
-  std::vector<Matrix> parts(detail::num_blocks(n));
-  for_blocks(n, [&](Index blk, Index lo, Index hi) {
+  const Index blocks = m_net.blocks(n);
+  std::vector<Matrix> parts(blocks);
+  for_blocks(n, blocks, [&](Index blk, Index lo, Index hi) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     parts[blk] = detail::large_matrix<Matrix>(P, b);

@@ -95,6 +95,8 @@ class Network : public Model {
   bool shallow_fast_path() const;
   void shallow_residual_part(const VectorRef& w, MatrixR& H) const;
   double norm_factor(Index batch) const;
+  /// Sample blocks of a batch of n rows: one per thread, each with at least m_min_rows rows.
+  Index blocks(Index n) const;
 
   MatrixR m_X;
   std::unique_ptr<detail::LossHead> m_head;  // the loss and its targets
@@ -103,6 +105,7 @@ class Network : public Model {
   std::vector<std::string> m_names;  // block name of each layer's weight (bias: "b" + suffix)
   Reduction m_reduction = Reduction::Sum;
   Index m_num_params = 0;
+  Index m_min_rows = 32;  // rows of a sample block: enough work to be worth a thread
 };
 
 /// F = X Wᵀ, W is k x d.
