@@ -152,6 +152,14 @@ class Curve:
                 "max_loss": float(np.max(values["loss"])), "version": _core.__version__}
         return path_from_values(t, values, W if points else None, meta)
 
+    def plot(self, metric: str = "loss", num: int = 61, ax=None):
+        """The metric along the curve (``evaluate(num, metrics=(metric,))``), its chord and its
+        barrier: :func:`landscope.plot.path` (needs matplotlib: ``pip install 'landscope[plot]'``).
+        Returns the Figure."""
+        from . import plot
+
+        return plot.path(self.evaluate(num=num, metrics=(metric,)), metric=metric, ax=ax)
+
     def __repr__(self) -> str:
         last = f"{self.loss_history[-1]:.4g}" if self.loss_history.size else "nan"
         return (f"Curve(kind={self.kind!r}, bends={self.bends.shape[0]}, P={self.bends.shape[1]}, "
@@ -170,20 +178,21 @@ class _Stepper:
         self.lr = opt.lr
         self.t = 0
 
-    def step(self, theta: np.ndarray, g: np.ndarray) -> None:
-        """Updates θ (C-contiguous) in place from its gradient g."""
-        self.core.step(theta.reshape(-1), np.ascontiguousarray(g).reshape(-1), self.lr, self.t)
+    def step(self, theta: np.ndarray, g: np.ndarray, oracle=None) -> None:
+        """Updates θ (C-contiguous) in place from its gradient g. ``oracle(θ_flat) -> (loss,
+        gradient_flat)`` is the objective for rules that evaluate it again (SAM)."""
+        self.core.step(theta.reshape(-1), np.ascontiguousarray(g).reshape(-1), self.lr, self.t, oracle)
         self.t += 1
 
 
-_OPTIMIZERS = (optim.GD, optim.SGD, optim.Momentum, optim.Adam)  # AdamW is an Adam
+_OPTIMIZERS = (optim.GD, optim.SGD, optim.Momentum, optim.Adam, optim.SAM)  # AdamW is an Adam
 
 
 def _optimizer(optimizer):
     if optimizer is None:
         return optim.Adam(lr=1e-2)
     if not isinstance(optimizer, _OPTIMIZERS):
-        raise TypeError(f"optimizer: connect supports landscope.optim.GD, SGD, Momentum, Adam and AdamW, "
+        raise TypeError(f"optimizer: connect supports landscope.optim.GD, SGD, Momentum, Adam, AdamW and SAM, "
                         f"got {optimizer!r}")
     return optimizer
 
@@ -218,7 +227,7 @@ def connect(model, w_a, w_b, kind: str = "bezier", bends: int = 1, optimizer=Non
     kind : ``"bezier"`` (degree bends + 1, control points w_a, θ_1 … θ_B, w_b) or
         ``"polychain"`` (straight segments through them at t = k/(B + 1))
     bends : B >= 1, the number of trainable bend points (each of length P)
-    optimizer : a ``landscope.optim`` ``GD``, ``SGD``, ``Momentum``, ``Adam`` or ``AdamW`` (its
+    optimizer : a ``landscope.optim`` ``GD``, ``SGD``, ``Momentum``, ``Adam``, ``AdamW`` or ``SAM`` (its
         update rule applied to the stacked bends, at a constant ``lr``; ``batch_size`` gives
         minibatches drawn as :func:`landscope.optim.minibatch` does, one per step, shared by the
         step's points; ``weight_decay`` pulls the bends towards 0). Default ``Adam(lr=1e-2)``
@@ -287,7 +296,13 @@ def connect(model, w_a, w_b, kind: str = "bezier", bends: int = 1, optimizer=Non
                 break
             history[step] = mean
             taken = step + 1
-            stepper.step(theta, g)
+            def objective(flat, t=t, samples=samples):  # SAM's second gradient, at the same t's
+                moved = ctrl.copy()
+                moved[1:-1] = flat.reshape(B, P)
+                f, grad = _objective(model, kind, moved, t, samples)
+                return f, grad.reshape(-1)
+
+            stepper.step(theta, g, objective)
             line.show(f"connect: step {taken}/{steps}, sampled loss {mean:.4g}")
     finally:
         line.close()
