@@ -384,6 +384,13 @@ class Surface:
         coords = {"x": self.x} if self.y is None else {"x": self.x, "y": self.y}
         return xr.Dataset({k: (dims, v) for k, v in self.values.items()}, coords=coords, attrs=dict(self.metadata))
 
+    def plot(self, **kw):
+        """A contour plot, heatmap or 3-D view of a metric: :func:`landscope.plot.surface` (needs
+        matplotlib: ``pip install 'landscope[plot]'``). Returns the Figure."""
+        from . import plot
+
+        return plot.surface(self, **kw)
+
     def __repr__(self) -> str:
         shape = (len(self.x),) if self.y is None else (len(self.y), len(self.x))
         return f"Surface(shape={shape}, metrics={tuple(self.values)}, complete={self.complete})"
@@ -558,6 +565,13 @@ class Path:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[name]
+
+    def plot(self, **kw):
+        """The metric against t with its chord and barrier: :func:`landscope.plot.path` (needs
+        matplotlib: ``pip install 'landscope[plot]'``). Returns the Figure."""
+        from . import plot
+
+        return plot.path(self, **kw)
 
     def __repr__(self) -> str:
         return f"Path(num={len(self.t)}, metrics={tuple(self.values)}, barrier={self.barrier:.4g} at t={self.barrier_t:.3g})"

@@ -136,6 +136,13 @@ class Trajectory:
             span = "no rows"
         return f"Trajectory(status={self.status!r}, current_step={self.current_step}, rows={len(self)}, {span})"
 
+    def plot(self, **kw):
+        """The run's columns against the step: :func:`landscope.plot.trajectory` (needs
+        matplotlib: ``pip install 'landscope[plot]'``). Returns the Figure."""
+        from . import plot
+
+        return plot.trajectory(self, **kw)
+
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Writes one ``.npz`` file (numpy appends ``.npz`` to a path without it): the arrays,
