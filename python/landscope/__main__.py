@@ -88,10 +88,11 @@ def _fail(command: str, message: str) -> int:
 
 
 def _api_errors(command: str, run) -> int:
-    """Bad input that only the landscope API detects: one line naming the command, exit code 2."""
+    """Bad input that only the landscope API detects (or a missing optional dependency): one line
+    naming the command, exit code 2."""
     try:
         return run()
-    except (ValueError, TypeError, MemoryError) as e:
+    except (ValueError, TypeError, MemoryError, ImportError) as e:
         text = str(e).strip()
         return _fail(command, text.splitlines()[0] if text else type(e).__name__)
 

@@ -342,7 +342,8 @@ def _permutations(model: MLP, a: np.ndarray, b: np.ndarray, max_sweeps: int = MA
     try:
         from scipy.optimize import linear_sum_assignment
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("align needs scipy (linear_sum_assignment): pip install scipy") from e
+        raise ImportError("align needs scipy (linear_sum_assignment): pip install scipy, "
+                          "or pip install 'landscope[landscape]'") from e
 
     L = len(model.widths)
     A, Bb = model.unflatten(a), model.unflatten(b)
