@@ -1,4 +1,5 @@
-"""Command line: ``landscope info``, ``landscope bench [options]`` and ``landscope spectrum [options]``.
+"""Command line: ``landscope info``, ``landscope report``, ``landscope bench [options]`` and
+``landscope spectrum [options]``.
 
 Bad arguments or input files end with one line on stderr naming the argument and exit code 2;
 Ctrl-C ends with ``landscope: interrupted`` and exit code 130.
@@ -10,6 +11,8 @@ import sys
 
 COMMANDS = """commands:
   info      print version, Eigen version, SIMD build, OpenMP and thread count
+  report    the theory of non-convex training, measured and drawn, as an HTML page:
+            landscope report [--quick] [--out DIR] [--seed S] [--no-progress]
   bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training|landscape]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
@@ -26,13 +29,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="landscope", usage="landscope [--version] [--cmake-dir] {info,bench,spectrum} ...",
+    parser = _Parser(prog="landscope", usage="landscope [--version] [--cmake-dir] {info,report,bench,spectrum} ...",
                      description="landscope: exact derivatives, Hessians, tangent kernels and their spectra.",
                      epilog=COMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print 'landscope <version>' and exit")
     parser.add_argument("--cmake-dir", action="store_true",
                         help="print the folder of landscopeConfig.cmake (for landscope_DIR) and exit")
-    parser.add_argument("command", nargs="?", metavar="{info,bench,spectrum}", help="see below")
+    parser.add_argument("command", nargs="?", metavar="{info,report,bench,spectrum}", help="see below")
     return parser
 
 
@@ -74,12 +77,32 @@ def _run(argv: list) -> int:
                 return _fail("bench", f"unknown suite {rest[0]!r}; choose from {', '.join(SUITES)}")
             suite, rest = rest[0], rest[1:]
         return _api_errors("bench", lambda: importlib.import_module(f"landscope.bench.bench_{suite}").main(rest))
+    if command == "report":
+        return _api_errors("report", lambda: _report(rest))
     if command == "spectrum":
         from landscope._spectrum_cli import main as spectrum
 
         return _api_errors("spectrum", lambda: spectrum(rest))
-    parser.error(f"unknown command {command!r}; choose from info, bench, spectrum (landscope --help)")
+    parser.error(f"unknown command {command!r}; choose from info, report, bench, spectrum (landscope --help)")
     return 2  # not reached
+
+
+def _report(argv: list) -> int:
+    parser = _Parser(prog="landscope report", description="Runs the report's sections (small seeded experiments "
+                     "on the theorems of DESIGN §1) and writes DIR/index.html, DIR/report.json and the figures.")
+    parser.add_argument("--quick", action="store_true", help="smaller problems (seconds instead of minutes)")
+    parser.add_argument("--out", default="landscope-report", metavar="DIR",
+                        help="the folder to write (default: landscope-report)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of every experiment (default: 0)")
+    parser.add_argument("--progress", dest="progress", action="store_true", default=None,
+                        help="progress lines on stderr even when it is not a terminal")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines")
+    args = parser.parse_args(argv)
+    from landscope.report import report
+
+    rep = report(args.out, quick=args.quick, seed=args.seed, progress=args.progress, echo=print)
+    print(f"wrote {rep.index}")
+    return 0 if rep.ok else 1
 
 
 def _fail(command: str, message: str) -> int:

@@ -1,0 +1,70 @@
+"""landscope report: the page, its figures and its verdicts (a seeded quick run)."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+import landscope.report as R  # noqa: E402
+from landscope.__main__ import main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    lines = []
+    rep = R.report(out, quick=True, progress=False, echo=lines.append)
+    return out, rep, lines
+
+
+def test_the_page_links_only_files_that_exist(quick):
+    out, rep, _ = quick
+    page = (out / "index.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert images and all((out / name).is_file() for name in images)
+    assert 'href="report.json"' in page and (out / "report.json").is_file()
+    for key in R.SECTIONS:
+        assert f'id="{key}"' in page and (out / f"{key}.npz").is_file()
+
+
+def test_the_theorem_verdicts_hold(quick):
+    out, rep, lines = quick
+    data = json.loads((out / "report.json").read_text())
+    assert set(data["sections"]) == set(R.SECTIONS)
+    for key, section in data["sections"].items():
+        assert section["verdicts"] and all(v["ok"] for v in section["verdicts"]), (key, section["verdicts"])
+    assert rep.ok and len(lines) == len(R.SECTIONS) and all("all hold" in line for line in lines)
+    pl = data["sections"]["pl"]["numbers"]
+    assert pl["worst_ratio_after_start"] < 1 and pl["min_pl"] >= pl["mu"] * (1 - 1e-9)
+    assert 1 < data["sections"]["product_toy"]["numbers"]["growth"] <= 4
+
+
+def test_the_numbers_are_reproducible(quick, tmp_path):
+    out, _, _ = quick
+    again = R.report(tmp_path, quick=True, progress=False, sections=["pl"])
+    first = json.loads((out / "report.json").read_text())["sections"]["pl"]["numbers"]
+    assert again.sections[0].numbers == first
+
+
+def test_cli(tmp_path, capsys):
+    assert main(["report", "--quick", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'r' / 'index.html'}" in out
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--seed", "x"])
+    assert e.value.code == 2
+    assert main(["report", "--out", "/proc/none/x"]) == 2
+    assert "out: cannot create the folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="^sections: unknown section 'bogus'"):
+        R.report(tmp_path / "s", sections=["bogus"])
+
+
+def test_without_matplotlib_one_line_and_exit_2(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "from landscope.__main__ import main\n"
+            f"sys.exit(main(['report', '--quick', '--out', {str(tmp_path)!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 2 and "pip install 'landscope[plot]'" in r.stderr and "Traceback" not in r.stderr
