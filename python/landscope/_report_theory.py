@@ -319,6 +319,8 @@ def wide(ctx) -> "Section":
     a.loglog(ms, drifts, "o-", label=f"measured (slope {slope:.2f})")
     a.loglog(ms, np.exp(intercept) * ms**slope, ":", color="C0", lw=0.8)
     a.loglog(ms, drifts[0] * (ms / ms[0]) ** -0.5, "--", color="C3", label="m^−½ reference")
+    a.set_xticks(ms, [f"{int(m):,}" for m in ms])  # the widths themselves, no crowded minor labels
+    a.xaxis.set_minor_formatter(plt.NullFormatter())
     a.set_xlabel("width m")
     a.set_ylabel("‖K_T − K₀‖_F / ‖K₀‖_F")
     a.set_title("tangent-kernel drift over training")

@@ -8,8 +8,10 @@ theorem's bound hold, and how tightly), and writes into a folder:
 - ``report.json``: every number shown and every verdict;
 - ``<section>.npz``: the raw results of each section.
 
-Sections so far: ``pl`` (PL and linear rates of over-parameterized least squares) and
-``product_toy`` (trajectory analysis of Π x_k). The figures need matplotlib
+Sections so far: ``pl`` (PL and linear rates of over-parameterized least squares),
+``product_toy`` (trajectory analysis of Π x_k), ``saddles`` (GD stuck at a strict saddle,
+perturbed GD escaping, classify) and ``wide`` (the lazy regime of wide networks, and the
+Hessian at an interpolating minimum). The figures need matplotlib
 (``pip install 'landscope[plot]'``).
 """
 from __future__ import annotations
@@ -234,8 +236,19 @@ def _product_toy(ctx: _Context) -> Section:
     return s
 
 
+def _lazy(module: str, name: str):
+    """A section function of another module of the report, imported when it runs."""
+    def run(ctx):
+        import importlib
+
+        return getattr(importlib.import_module(f"landscope.{module}"), name)(ctx)
+    return run
+
+
 #: The sections in the order of the page: key -> (title, function).
-SECTIONS = {"pl": ("PL and linear rates", _pl), "product_toy": ("Trajectory analysis of Π x_k", _product_toy)}
+SECTIONS = {"pl": ("PL and linear rates", _pl), "product_toy": ("Trajectory analysis of Π x_k", _product_toy),
+            "saddles": ("Saddles", _lazy("_report_theory", "saddles")),
+            "wide": ("Wide networks and PL*", _lazy("_report_theory", "wide"))}
 
 
 # ---------------------------------------------------------------------------------- writing
