@@ -68,3 +68,9 @@ def test_without_matplotlib_one_line_and_exit_2(tmp_path):
             f"sys.exit(main(['report', '--quick', '--out', {str(tmp_path)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 2 and "pip install 'landscope[plot]'" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_the_full_report_holds(tmp_path):
+    rep = R.report(tmp_path, quick=False, progress=False)
+    assert rep.ok, [(s.key, [v for v in s.verdicts if not v.ok]) for s in rep.sections]

@@ -10,8 +10,10 @@ theorem's bound hold, and how tightly), and writes into a folder:
 
 Sections so far: ``pl`` (PL and linear rates of over-parameterized least squares),
 ``product_toy`` (trajectory analysis of Π x_k), ``saddles`` (GD stuck at a strict saddle,
-perturbed GD escaping, classify) and ``wide`` (the lazy regime of wide networks, and the
-Hessian at an interpolating minimum). The figures need matplotlib
+perturbed GD escaping, classify), ``wide`` (the lazy regime of wide networks, and the
+Hessian at an interpolating minimum), ``eos`` (progressive sharpening to 2/η), ``landscape``
+(a slice with the trajectory, paths and curves between two solutions, before and after
+alignment) and ``practice`` (schedules; optimizers with EMA/SWA and their flatness). The figures need matplotlib
 (``pip install 'landscope[plot]'``).
 """
 from __future__ import annotations
@@ -118,7 +120,8 @@ def _pl(ctx: _Context) -> Section:
     model = LeastSquares(X, y)
     mu, beta = theory.least_squares_constants(X)
     eta = 1.0 / beta
-    steps = 300 if ctx.quick else 1000
+    # Up to where the bound reaches 1e-24 L_0: below that the loss is rounding (ε² relative).
+    steps = min(300 if ctx.quick else 1000, int(np.log(1e-24) / np.log1p(-eta * mu)))
     traj = train(model, np.zeros(d), optim.GD(eta), steps, progress=False)
     bound = theory.pl_rate_bound(traj["step"], traj.loss[0], mu, eta)
     rate = theory.check(traj, bound)
@@ -248,7 +251,10 @@ def _lazy(module: str, name: str):
 #: The sections in the order of the page: key -> (title, function).
 SECTIONS = {"pl": ("PL and linear rates", _pl), "product_toy": ("Trajectory analysis of Π x_k", _product_toy),
             "saddles": ("Saddles", _lazy("_report_theory", "saddles")),
-            "wide": ("Wide networks and PL*", _lazy("_report_theory", "wide"))}
+            "wide": ("Wide networks and PL*", _lazy("_report_theory", "wide")),
+            "eos": ("Edge of stability and progressive sharpening", _lazy("_report_practice", "edge_of_stability")),
+            "landscape": ("Landscape", _lazy("_report_practice", "landscape")),
+            "practice": ("Practice", _lazy("_report_practice", "practice"))}
 
 
 # ---------------------------------------------------------------------------------- writing
