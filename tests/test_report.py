@@ -74,3 +74,48 @@ def test_without_matplotlib_one_line_and_exit_2(tmp_path):
 def test_the_full_report_holds(tmp_path):
     rep = R.report(tmp_path, quick=False, progress=False)
     assert rep.ok, [(s.key, [v for v in s.verdicts if not v.ok]) for s in rep.sections]
+
+
+def _npz(path, **arrays):
+    import numpy as np
+
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_report_on_your_own_data(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((48, 4))
+    good = _npz(tmp_path / "good.npz", X=X, y=np.sin(X[:, 0]))
+    out = tmp_path / "own"
+    assert main(["report", "--data", good, "--widths", "8,8", "--quick", "--out", str(out), "--no-progress"]) == 0
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'id="data"' in page and all((out / n).is_file() for n in re.findall(r'<img src="([^"]+)"', page))
+    data = json.loads((out / "report.json").read_text())["sections"]["data"]
+    assert data["ok"] and data["numbers"]["status"] == "budget" and data["numbers"]["verdict"]
+    labels = _npz(tmp_path / "labels.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    assert main(["report", "--data", labels, "--loss", "cross_entropy", "--widths", "8", "--quick",
+                 "--out", str(tmp_path / "ce"), "--no-progress"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (dict(y=[1.0, 2.0]), "has no array 'X'"),
+    (dict(X=[[1.0, float("nan")], [0.0, 1.0]], y=[1.0, 2.0]), "X: contains NaN"),
+    (dict(X=[[1.0, 0.0], [0.0, 1.0]], y=[1.0, 2.0, 3.0]), "y: expected 2 rows"),
+    (dict(X=[[1.0, 0.0], [0.0, 1.0]], y=[0, 1]), "y holds integers"),
+])
+def test_report_rejects_bad_data_files(tmp_path, capsys, arrays, message):
+    path = _npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--data", path, "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--data" in err and message in err and err.count("\n") == 1
+
+
+def test_data_options_need_data(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--widths", "3"])
+    assert e.value.code == 2 and "--widths: only applies with --data" in capsys.readouterr().err

@@ -7,12 +7,14 @@ Ctrl-C ends with ``landscope: interrupted`` and exit code 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 COMMANDS = """commands:
   info      print version, Eigen version, SIMD build, OpenMP and thread count
   report    the theory of non-convex training, measured and drawn, as an HTML page:
-            landscope report [--quick] [--out DIR] [--seed S] [--no-progress]
+            landscope report [--quick] [--out DIR] [--seed S] [--no-progress], or on your own
+            data: landscope report --data FILE.npz [--widths 64,64] [--loss ...] (--help)
   bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training|landscape]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
@@ -88,21 +90,73 @@ def _run(argv: list) -> int:
 
 
 def _report(argv: list) -> int:
+    from landscope._spectrum_cli import _ACTIVATIONS, _integer, _widths
+
     parser = _Parser(prog="landscope report", description="Runs the report's sections (small seeded experiments "
-                     "on the theorems of DESIGN §1) and writes DIR/index.html, DIR/report.json and the figures.")
+                     "on the theorems of DESIGN §1) and writes DIR/index.html, DIR/report.json and the figures; "
+                     "with --data, the model-level measurements on your own data instead.")
     parser.add_argument("--quick", action="store_true", help="smaller problems (seconds instead of minutes)")
     parser.add_argument("--out", default="landscope-report", metavar="DIR",
                         help="the folder to write (default: landscope-report)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of every experiment (default: 0)")
+    parser.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0, metavar="S",
+                        help="the seed of every experiment (default: 0)")
+    parser.add_argument("--data", metavar="FILE", help="an .npz (numpy.savez) with X (n, d), y and optionally w: "
+                        "train an MLP on it and report the training, spectrum, slice and flatness")
+    parser.add_argument("--widths", type=_widths, default=None, help="hidden widths for --data (default: 64,64)")
+    parser.add_argument("--activation", choices=_ACTIVATIONS, default=None, help="for --data (default: tanh)")
+    parser.add_argument("--loss", choices=("square", "cross_entropy"), default=None,
+                        help="for --data: square (float targets) or cross_entropy (integer labels); default square")
+    parser.add_argument("--num-classes", type=_integer(2), default=None,
+                        help="classes of --loss cross_entropy when some label does not occur")
+    parser.add_argument("--steps", type=_integer(1, 10**7), default=None,
+                        help="GD steps for --data (default: 1000, 200 with --quick)")
+    parser.add_argument("--lr", type=float, default=None, help="GD rate for --data (default: 1/λ_max(H) at the start)")
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
                         help="progress lines on stderr even when it is not a terminal")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines")
     args = parser.parse_args(argv)
+    data_only = ("widths", "activation", "loss", "num_classes", "steps", "lr")
+    if args.data is None:
+        for name in data_only:
+            if getattr(args, name) is not None:
+                parser.error(f"--{name.replace('_', '-')}: only applies with --data")
+    if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
+        parser.error(f"--lr: expected a finite rate > 0, got {args.lr}")
+    own = _own_data(parser, args) if args.data is not None else None
     from landscope.report import report
 
-    rep = report(args.out, quick=args.quick, seed=args.seed, progress=args.progress, echo=print)
+    rep = report(args.out, quick=args.quick, seed=args.seed, progress=args.progress, echo=print, data=own)
     print(f"wrote {rep.index}")
     return 0 if rep.ok else 1
+
+
+def _own_data(parser, args):
+    """The report's OwnData from --data and its options, or one line naming --data."""
+    import numpy as np
+
+    import landscope
+    from landscope._spectrum_cli import load_npz
+    from landscope.report import OwnData
+
+    arrays = load_npz(parser, args.data)
+    where = f"--data: {args.data!r}"
+    X, y = arrays["X"], arrays["y"]
+    loss = args.loss or "square"
+    if loss == "square" and y.dtype.kind in "biu":
+        parser.error(f"{where}: y holds integers (dtype {y.dtype}): for class labels use --loss cross_entropy; "
+                     f"for regression targets store y as floats")
+    widths = args.widths if args.widths is not None else [64, 64]
+    activation = args.activation or "tanh"
+    try:
+        model = landscope.MLP(X, y, widths, activation=activation, loss=loss, num_classes=args.num_classes,
+                              reduction="mean")
+        w = model._w(arrays["w"].astype(np.float64)) if "w" in arrays else model.init(args.seed)
+    except (ValueError, TypeError) as e:
+        parser.error(f"{where}: {e}")
+    what = (f"an MLP (widths {','.join(map(str, widths))}, {activation}, {loss} loss, mean reduction) on "
+            f"{os.path.basename(args.data)}: n = {X.shape[0]}, d = {X.shape[1]}, P = {model.num_params}, "
+            f"{'w from the file' if 'w' in arrays else f'init seed {args.seed}'}")
+    return OwnData(model=model, w=w, description=what, steps=args.steps, lr=args.lr)
 
 
 def _fail(command: str, message: str) -> int:

@@ -34,7 +34,7 @@ from ._loader import core as _core
 from .models import LeastSquares, ProductToy
 from .training import train
 
-__all__ = ["report", "Report", "Section", "Verdict", "SECTIONS"]
+__all__ = ["report", "Report", "Section", "Verdict", "SECTIONS", "OwnData"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class Report:
 
 
 class _Context:
-    def __init__(self, folder: str, quick: bool, seed: int):
-        self.folder, self.quick, self.seed = folder, quick, seed
+    def __init__(self, folder: str, quick: bool, seed: int, data: Optional["OwnData"] = None):
+        self.folder, self.quick, self.seed, self.data = folder, quick, seed, data
 
     def save(self, fig, name: str) -> str:
         fig.savefig(os.path.join(self.folder, name), dpi=100)
@@ -257,6 +257,101 @@ SECTIONS = {"pl": ("PL and linear rates", _pl), "product_toy": ("Trajectory anal
             "practice": ("Practice", _lazy("_report_practice", "practice"))}
 
 
+@dataclass(frozen=True)
+class OwnData:
+    """A model of the user's data for the ``data`` section: the model, the start w, a line
+    describing both, and the training budget (steps, and lr or None for 1/λ_max(H(w)))."""
+
+    model: object
+    w: np.ndarray
+    description: str
+    steps: Optional[int] = None
+    lr: Optional[float] = None
+
+
+def _own_data(ctx: _Context) -> Section:
+    """The model-level measurements on the user's data: GD with the sharpness and the PL ratio
+    recorded, the spectrum and classification where it ends, the slice of its path, flatness."""
+    from . import landscape as L
+    from . import plot
+    from .analysis import classify
+    from .spectra import eigsh
+
+    plt = _pyplot()
+    d = ctx.data
+    model, w0 = d.model, d.w
+    top0 = float(eigsh(model.hessian_operator(w0), k=1, which="LA", tol=1e-6, progress=False).eigenvalues[-1])
+    lr = d.lr if d.lr is not None else 1.0 / max(top0, 1e-12)
+    steps = d.steps if d.steps is not None else (200 if ctx.quick else 1000)
+    every = max(1, steps // 50)
+    traj = train(model, w0, optim.GD(lr), steps, record_every=every, record=("sharpness", "params"),
+                 progress=False)
+    w = traj.w
+    s = Section("data", "Your data",
+                f"{d.description}. Full-batch GD at η = {lr:.4g} (1/λ_max(H(w_0)) = {1 / max(top0, 1e-12):.4g}) "
+                f"for {steps} steps, recording the loss, the PL ratio and the sharpness every {every} steps; then "
+                f"the Hessian spectrum and classification where the run ends, the loss on the plane of its "
+                f"iterates, and flatness measures.")
+    diverged = traj.status == "diverged"
+    s.verdicts.append(Verdict("training finished without diverging", not diverged, traj.message))
+    k = min(5, model.num_params - 1)
+    c = classify(model, w, k=k, progress=False)
+    flat = L.flatness(model, w, measures=("lambda_max", "trace", "sam_sharpness", "average_sharpness"),
+                      radius=0.05, seed=ctx.seed, progress=False) if not diverged else None
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    a = axes[0]
+    a.semilogy(traj["step"], traj.loss, label="loss")
+    a.set_xlabel("step")
+    a.set_ylabel("loss")
+    b = a.twinx()
+    ok = ~np.isnan(traj.sharpness)
+    b.plot(traj["step"][ok], traj.sharpness[ok], color="C1", label="λ_max(H)")
+    b.axhline(2 / lr, color="C3", ls="--", lw=0.8, label="2/η")
+    b.set_ylabel("sharpness")
+    b.legend(loc="upper right", fontsize=8)
+    a.set_title("training")
+    table = [["loss", f"{traj.loss[0]:.4g}", f"{traj.loss[-1]:.4g}"],
+             ["‖∇L‖", f"{traj.grad_norm[0]:.4g}", f"{traj.grad_norm[-1]:.4g}"],
+             ["sharpness", f"{traj.sharpness[0]:.4g}", f"{traj.sharpness[ok][-1]:.4g}"],
+             ["PL ratio", f"{traj.pl[0]:.4g}", f"{traj.pl[-1]:.4g}"]]
+    s.tables.append(("Training, start and end", ["quantity", "start", "end"], table))
+    s.tables.append(("At the end: classification", ["verdict", "loss", "‖∇L‖", "λ_min", "λ_max", "index"],
+                     [[c.verdict, f"{c.loss:.4g}", f"{c.gradient_norm:.3g}", f"{c.lambda_min:.4g}",
+                       f"{c.lambda_max:.4g}", f"{c.index:g}" + ("" if c.index_exact else f" ± {c.index_error:.2g}")]]))
+    if flat is not None:
+        s.tables.append(("At the end: flatness (radius 0.05)", list(flat.values),
+                         [[f"{flat.values[m]:.4g}" + (f" ± {flat.errors[m]:.2g}" if np.isfinite(flat.errors[m]) else "")
+                           for m in flat.values]]))
+    if traj.params.shape[0] >= 3 and not diverged:
+        P2, ratio = L.pca_directions(traj, k=2)
+        coords, _ = L.project(traj, w, P2)
+        pad = 0.25 * (coords.max(axis=0) - coords.min(axis=0)) + 1e-3
+        n = 21 if ctx.quick else 41
+        x = np.linspace(coords[:, 0].min() - pad[0], coords[:, 0].max() + pad[0], n)
+        y = np.linspace(coords[:, 1].min() - pad[1], coords[:, 1].max() + pad[1], n)
+        surf = L.surface(model, w, P2, x, y, progress=False)
+        plot.surface(surf, log=True, trajectory=coords, ax=axes[1])
+        axes[1].set_title("loss on the plane of the run")
+        s.numbers["explained_variance"] = ratio.tolist()
+    else:
+        axes[1].set_axis_off()
+    ends = np.unique(np.concatenate([c.bottom, c.top]))
+    axes[2].stem(np.arange(ends.size), ends)
+    axes[2].axhline(0, color="0.5", lw=0.8)
+    axes[2].set_yscale("symlog", linthresh=max(1e-8, 1e-6 * np.abs(ends).max()))
+    axes[2].set_xticks([])
+    axes[2].set_xlabel(f"the {c.bottom.size} smallest and {c.top.size} largest, ascending")
+    axes[2].set_ylabel("λ (symlog)")
+    axes[2].set_title(f"Hessian eigenvalues at the end: {c.verdict}")
+    s.figures.append((ctx.save(fig, "data.png"), d.description))
+    s.numbers.update(lr=lr, steps=steps, status=traj.status, loss=traj.loss.tolist(), step=traj["step"].tolist(),
+                     sharpness_end=float(traj.sharpness[ok][-1]), verdict=c.verdict, lambda_min=c.lambda_min,
+                     lambda_max=c.lambda_max, index=c.index,
+                     flatness=None if flat is None else dict(values=flat.values, errors=flat.errors))
+    ctx.raw("data", step=traj["step"], loss=traj.loss, sharpness=traj.sharpness, w=w)
+    return s
+
+
 # ---------------------------------------------------------------------------------- writing
 
 def _html(sections: Sequence[Section], quick: bool, seed: int, seconds: float) -> str:
@@ -315,15 +410,21 @@ def _write(path: str, text: str) -> None:
 
 
 def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0, sections=None,
-           progress: Optional[bool] = None, echo: Optional[Callable[[str], None]] = None) -> Report:
+           progress: Optional[bool] = None, echo: Optional[Callable[[str], None]] = None,
+           data: Optional[OwnData] = None) -> Report:
     """Runs the report's sections and writes ``out/index.html``, ``out/report.json`` and the
     figures and raw results beside them. ``quick`` uses smaller problems; ``sections`` a subset
     of :data:`SECTIONS` (default all); ``echo`` receives one summary line per section (the CLI
-    prints them). Every run with the same arguments computes the same numbers."""
+    prints them). ``data`` (an :class:`OwnData`) runs the section on your own model and data
+    instead. Every run with the same arguments computes the same numbers."""
     seed = val.integer("seed", seed, 0, 2**32 - 1)
     keys = list(SECTIONS) if sections is None else list(sections)
+    if data is not None:
+        if sections is not None:
+            raise ValueError("sections: give sections or data, not both")
+        keys = ["data"]
     for k in keys:
-        if k not in SECTIONS:
+        if k not in SECTIONS and not (k == "data" and data is not None):
             raise ValueError(f"sections: unknown section {k!r}, expected some of {tuple(SECTIONS)}")
     _pyplot()
     folder = os.fspath(out)
@@ -331,13 +432,13 @@ def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0,
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise ValueError(f"out: cannot create the folder {folder!r} ({e.strerror})") from None
-    ctx = _Context(folder, bool(quick), seed)
+    ctx = _Context(folder, bool(quick), seed, data)
     line = _progress.ProgressLine(_progress.enabled(progress))
     start = time.perf_counter()
     done = []
     try:
         for i, k in enumerate(keys):
-            title, fn = SECTIONS[k]
+            title, fn = SECTIONS[k] if k != "data" else ("Your data", _own_data)
             line.show(f"report: {title} ({i + 1}/{len(keys)}) ...")
             t0 = time.perf_counter()
             s = fn(ctx)
