@@ -95,7 +95,7 @@ def _report(argv: list) -> int:
     parser = _Parser(prog="landscope report", description="Runs the report's sections (small seeded experiments "
                      "on the theorems of DESIGN §1) and writes DIR/index.html, DIR/report.json and the figures; "
                      "with --data, the model-level measurements on your own data instead.")
-    parser.add_argument("--quick", action="store_true", help="smaller problems (seconds instead of minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller problems and shorter runs (about half the time)")
     parser.add_argument("--out", default="landscope-report", metavar="DIR",
                         help="the folder to write (default: landscope-report)")
     parser.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0, metavar="S",
