@@ -79,7 +79,7 @@ def test_cpp_checks_the_state_sizes_itself():
     X, y = _data(10)
     model = ls.ShallowNet(X, y, 8)
     w = model.init(0)
-    opt = optim.GD(1e-3)._build(model.num_samples)
+    opt = optim.GD(1e-3)._build()
     opt.reset(model.num_params)
     state = dict(step=0, w=w.copy(), w0=w.copy(), loss0=np.nan, ema=None, swa_sum=None, swa_count=0,
                  diagnostics={"kernel_vector": np.ones(3), "kernel0": np.eye(6).ravel()})

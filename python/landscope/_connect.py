@@ -134,17 +134,10 @@ class Curve:
         (P, num); ``tol`` is the eigensolver tolerance of ``sharpness``/``min_eig``.
         """
         from ._loader import core as _core
-        from .landscape import evaluate, path_from_values
+        from .landscape import _metrics, evaluate, path_from_values
 
         num = val.integer("num", num, 2)
-        if isinstance(metrics, str):
-            metrics = (metrics,)
-        try:
-            metrics = tuple(metrics)
-        except TypeError:
-            raise TypeError(f"metrics: expected metric names, got {metrics!r}") from None
-        if "loss" not in metrics:
-            metrics = ("loss",) + metrics
+        metrics = _metrics(metrics, self.model, with_loss=True)
         t = np.linspace(0.0, 1.0, num)
         W = self.point(t)
         values = evaluate(self.model, W, metrics, data=data, tol=tol)
@@ -173,7 +166,7 @@ class _Stepper:
     of any shape in place at a constant rate ``lr``."""
 
     def __init__(self, opt, shape):
-        self.core = opt._build(1)
+        self.core = opt._build()
         self.core.reset(int(np.prod(shape)))
         self.lr = opt.lr
         self.t = 0

@@ -329,7 +329,7 @@ def _average(model: Model, w: np.ndarray, sigma: float, samples: int, rng: np.ra
     while done < samples:
         q = min(b, samples - done)
         Z = rng.standard_normal((q, P))  # sample i is the i-th draw of P numbers, whatever the chunking
-        W = np.empty((P, 2 * q))
+        W = np.empty((P, 2 * q), order="F")  # the engine's layout: Model.losses copies nothing
         np.multiply(Z.T, sigma, out=W[:, :q])
         del Z
         np.negative(W[:, :q], out=W[:, q:])

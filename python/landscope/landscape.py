@@ -34,7 +34,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -222,13 +222,16 @@ def between(w_a, w_b) -> np.ndarray:
 
 # ------------------------------------------------------------------------------- evaluation
 
-def _metrics(metrics, model: Model) -> tuple[str, ...]:
+def _metrics(metrics, model: Model, with_loss: bool = False) -> tuple[str, ...]:
+    """The metric names, checked for ``model``; ``with_loss`` puts the loss first when absent."""
     if isinstance(metrics, str):
         metrics = (metrics,)
     try:
         metrics = tuple(metrics)
     except TypeError:
         raise TypeError(f"metrics: expected names from {METRICS}, got {metrics!r}") from None
+    if with_loss and "loss" not in metrics:
+        metrics = ("loss",) + metrics
     if not metrics:
         raise ValueError(f"metrics: expected at least one of {METRICS}")
     for m in metrics:
@@ -289,7 +292,6 @@ def evaluate(model, W, metrics=("loss",), *, data=None, tol: float = 1e-8) -> di
     (floats for one point). ``data=(X, y)`` evaluates on held-out data (``model.with_data``).
     ``tol`` is the eigensolver tolerance of ``sharpness``/``min_eig``."""
     model = _model(model)
-    metrics = _metrics(metrics, model)
     V, flat = val.as_directions(W, model.num_params, "W")
     ev = _on_data(model, data)
     metrics = _metrics(metrics, ev)
@@ -451,7 +453,6 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
             raise ValueError("y: a 1-D slice (one direction) takes no y; pass two directions for a 2-D slice")
     else:
         raise ValueError(f"directions: expected one or two directions, got {D.shape[1]}")
-    metrics = _metrics(metrics, model)
     ev = _on_data(model, data)
     metrics = _metrics(metrics, ev)
     idx = None

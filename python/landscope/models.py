@@ -121,7 +121,11 @@ class Model:
         Returns the b losses, and with ``grad_norms=True`` also the b gradient norms ‖∇L‖.
         Parallel over points and samples, summed in a fixed order: the result does not depend on
         the thread count (it equals :meth:`loss` up to rounding)."""
-        V, flat = val.as_directions(W, self.num_params, "W")
+        arr = np.asarray(W)
+        if arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.f_contiguous and arr.size:
+            V, flat = arr, False  # the engine's layout already: no copy (it checks shape and NaN itself)
+        else:
+            V, flat = val.as_directions(W, self.num_params, "W")
         self._check_pass(self.num_samples, "losses")
         out = self._m.losses(V, bool(grad_norms))
         if flat:

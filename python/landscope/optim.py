@@ -44,8 +44,9 @@ class Optimizer:
     def _params(self) -> dict:
         return {f: getattr(self, f) for f in self._fields}
 
-    def _core(self):
-        """The C++ optimizer of these settings; its check() judges them (naming the keyword)."""
+    def _build(self):
+        """A fresh C++ optimizer of these settings; its check() judges them (naming the keyword).
+        The training loop checks batch_size against the model's samples."""
         core = self._make()
         core.lr, core.batch_size, core.seed = self.lr, self.batch_size or 0, self.seed
         core.check()
@@ -64,10 +65,6 @@ class Optimizer:
         if kind not in _KINDS:
             raise ValueError(f"optimizer: unknown kind {kind!r}, expected one of {sorted(_KINDS)}")
         return _KINDS[kind](**d)
-
-    def _build(self, num_samples: int):
-        """A fresh C++ optimizer for a run (the loop checks batch_size against the samples)."""
-        return self._core()
 
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and self.to_dict() == other.to_dict()
@@ -88,7 +85,7 @@ class GD(Optimizer):
 
     def __init__(self, lr: float):
         super().__init__(lr)
-        self._core()
+        self._build()
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lr": self.lr}
@@ -103,7 +100,7 @@ class SGD(Optimizer):
         if batch_size is None:
             raise ValueError("batch_size: SGD needs a batch size (use GD for full batches)")
         super().__init__(lr, batch_size, seed)
-        self._core()
+        self._build()
 
     def to_dict(self) -> dict:
         return {"kind": "sgd", "lr": self.lr, "batch_size": self.batch_size, "seed": self.seed}
@@ -122,7 +119,7 @@ class Momentum(Optimizer):
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov: expected a bool, got {nesterov!r}")
         self.nesterov = nesterov
-        self._core()
+        self._build()
 
     def _make(self):
         return _core.Momentum(self.beta, self.nesterov)
@@ -141,7 +138,7 @@ class Adam(Optimizer):
         self.beta2 = val.number("beta2", beta2)
         self.eps = val.number("eps", eps)
         self.weight_decay = val.number("weight_decay", weight_decay)
-        self._core()
+        self._build()
 
     def _make(self):
         return _core.Adam(self.beta1, self.beta2, self.eps, self.weight_decay, self.kind == "adamw")
@@ -170,7 +167,7 @@ class PerturbedGD(Optimizer):
         self.radius = val.number("radius", radius)
         self.threshold = val.number("threshold", threshold)
         self.interval = val.whole("interval", interval)
-        self._core()
+        self._build()
 
     def _make(self):
         return _core.PerturbedGD(self.radius, self.threshold, self.interval)
@@ -190,7 +187,7 @@ class SAM(Optimizer):
     def __init__(self, lr: float, rho: float = 0.05, batch_size: Optional[int] = None, seed: int = 0):
         super().__init__(lr, batch_size, seed)
         self.rho = val.number("rho", rho)
-        self._core()
+        self._build()
 
     def _make(self):
         return _core.SAM(self.rho)

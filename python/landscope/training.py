@@ -403,7 +403,7 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
     if intervals["params"]:
         val.check_memory(8 * P * (steps // intervals["params"] + 2), "record: 'params' (a copy of w per row)")
 
-    core_opt = optimizer._build(model.num_samples)
+    core_opt = optimizer._build()
     if resume is None:
         w0 = val.as_params(w0, P, "w0")
         state = dict(step=0, w=w0.copy(), w0=w0.copy(), loss0=math.nan, ema=None, swa_sum=None, swa_count=0)
