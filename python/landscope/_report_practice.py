@@ -9,33 +9,16 @@ restored afterwards).
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
 from . import landscape as _L
 from . import optim, schedules
 from . import report as _report  # Section, Verdict, _pyplot; looked up at call time (no import cycle)
-from ._loader import core as _core
 from .models import MLP
 from .training import train
 
 __all__ = ["edge_of_stability", "landscape", "practice"]
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """One thread for tiny models (a pass takes microseconds, less than an OpenMP fork/join);
-    results do not depend on the thread count. Restores the caller's count afterwards (the
-    OpenMP default if that is what it was)."""
-    before = _core.num_threads()
-    _core.set_num_threads(1)
-    try:
-        yield
-    finally:
-        _core.set_num_threads(0)  # back to the default ...
-        if _core.num_threads() != before:  # ... unless the caller had fixed another count
-            _core.set_num_threads(before)
 
 
 def _f(x) -> float:
@@ -61,44 +44,43 @@ def edge_of_stability(ctx) -> "_report.Section":
     runs, rows = [], []
     ok = {"rise": True, "band": True, "loss": True, "cosine": True}
     det = {k: [] for k in ok}
-    with _one_thread():
-        lam0 = _f(train(net, w0, optim.GD(0.0), 0, record_every=1, record=("sharpness",),
-                        progress=False).sharpness[0])
-        for c in factors:
-            eta = 2.0 / (c * lam0)
-            edge = 2.0 / eta
-            traj = train(net, w0, optim.GD(eta), steps, record_every=1,
-                         record={"sharpness": every, "grad_cosine": 1}, progress=False)
-            step, loss, cos = traj["step"], traj.loss, traj.grad_cosine
-            has = np.isfinite(traj.sharpness)
-            st, rel = step[has], traj.sharpness[has] / edge  # λ_max/(2/η) where recorded
-            hit = np.flatnonzero(rel >= reach)
-            t_reach = int(st[hit[0]]) if hit.size else None
-            late = st >= (2 * steps) // 3
-            lo, hi = _f(rel[late].min()), _f(rel[late].max())
-            increases = int(np.sum(np.diff(loss) > 0))
-            fall = _f(loss[0] / loss[-1])
-            after = cos[step >= t_reach] if t_reach is not None else np.array([np.nan])
-            before = cos[(step >= transient) & (step < t_reach)] if t_reach is not None else np.array([])
-            min_after = _f(np.nanmin(after)) if np.any(np.isfinite(after)) else float("nan")
-            min_before = _f(np.nanmin(before)) if before.size else float("nan")
-            neg_late = _f(np.mean(cos[step >= (2 * steps) // 3] < 0))
-            r = dict(c=c, eta=eta, edge=edge, lambda0=lam0, reach_step=t_reach, peak=_f(np.max(rel)),
-                     late_min=lo, late_max=hi, loss0=_f(loss[0]), loss_T=_f(loss[-1]), fall=fall,
-                     increases=increases, min_cos_after=min_after, min_cos_before=min_before,
-                     neg_cos_fraction_late=neg_late, status=traj.status)
-            runs.append((r, step, loss, cos, st, rel * edge))
-            ok["rise"] &= t_reach is not None
-            det["rise"].append(f"η = {eta:.4g}: λ_0·η/2 = {lam0 / edge:.3f} → {reach}·2/η at step {t_reach}")
-            ok["band"] &= (1 - band) <= lo and hi <= (1 + band)
-            det["band"].append(f"η = {eta:.4g}: [{lo:.3f}, {hi:.3f}]·2/η")
-            ok["loss"] &= fall >= 10 and increases > 0 and traj.status == "budget"
-            det["loss"].append(f"η = {eta:.4g}: {fall:.3g}× lower, {increases} increases")
-            ok["cosine"] &= (min_after <= -0.5) and not (before.size and min_before <= 0)
-            det["cosine"].append(f"η = {eta:.4g}: min {min_after:.2f} after step {t_reach}, "
-                                 f"min {min_before:.2f} on steps {transient}…{t_reach}")
-            rows.append([f"{eta:.4g}", f"{edge:.4g}", t_reach, f"{r['peak']:.3f}", f"[{lo:.3f}, {hi:.3f}]",
-                         f"{loss[0]:.3g}", f"{loss[-1]:.3e}", increases, f"{min_after:.2f}", f"{neg_late:.2f}"])
+    lam0 = _f(train(net, w0, optim.GD(0.0), 0, record_every=1, record=("sharpness",),
+                    progress=False).sharpness[0])
+    for c in factors:
+        eta = 2.0 / (c * lam0)
+        edge = 2.0 / eta
+        traj = train(net, w0, optim.GD(eta), steps, record_every=1,
+                     record={"sharpness": every, "grad_cosine": 1}, progress=False)
+        step, loss, cos = traj["step"], traj.loss, traj.grad_cosine
+        has = np.isfinite(traj.sharpness)
+        st, rel = step[has], traj.sharpness[has] / edge  # λ_max/(2/η) where recorded
+        hit = np.flatnonzero(rel >= reach)
+        t_reach = int(st[hit[0]]) if hit.size else None
+        late = st >= (2 * steps) // 3
+        lo, hi = _f(rel[late].min()), _f(rel[late].max())
+        increases = int(np.sum(np.diff(loss) > 0))
+        fall = _f(loss[0] / loss[-1])
+        after = cos[step >= t_reach] if t_reach is not None else np.array([np.nan])
+        before = cos[(step >= transient) & (step < t_reach)] if t_reach is not None else np.array([])
+        min_after = _f(np.nanmin(after)) if np.any(np.isfinite(after)) else float("nan")
+        min_before = _f(np.nanmin(before)) if before.size else float("nan")
+        neg_late = _f(np.mean(cos[step >= (2 * steps) // 3] < 0))
+        r = dict(c=c, eta=eta, edge=edge, lambda0=lam0, reach_step=t_reach, peak=_f(np.max(rel)),
+                 late_min=lo, late_max=hi, loss0=_f(loss[0]), loss_T=_f(loss[-1]), fall=fall,
+                 increases=increases, min_cos_after=min_after, min_cos_before=min_before,
+                 neg_cos_fraction_late=neg_late, status=traj.status)
+        runs.append((r, step, loss, cos, st, rel * edge))
+        ok["rise"] &= t_reach is not None
+        det["rise"].append(f"η = {eta:.4g}: λ_0·η/2 = {lam0 / edge:.3f} → {reach}·2/η at step {t_reach}")
+        ok["band"] &= (1 - band) <= lo and hi <= (1 + band)
+        det["band"].append(f"η = {eta:.4g}: [{lo:.3f}, {hi:.3f}]·2/η")
+        ok["loss"] &= fall >= 10 and increases > 0 and traj.status == "budget"
+        det["loss"].append(f"η = {eta:.4g}: {fall:.3g}× lower, {increases} increases")
+        ok["cosine"] &= (min_after <= -0.5) and not (before.size and min_before <= 0)
+        det["cosine"].append(f"η = {eta:.4g}: min {min_after:.2f} after step {t_reach}, "
+                             f"min {min_before:.2f} on steps {transient}…{t_reach}")
+        rows.append([f"{eta:.4g}", f"{edge:.4g}", t_reach, f"{r['peak']:.3f}", f"[{lo:.3f}, {hi:.3f}]",
+                     f"{loss[0]:.3g}", f"{loss[-1]:.3e}", increases, f"{min_after:.2f}", f"{neg_late:.2f}"])
     neg_txt = ", ".join(f"{r['neg_cos_fraction_late']:.0%}" for r, *_ in runs)
     s = Section("eos", "Edge of stability and progressive sharpening",
                 f"Full-batch GD on a tanh MLP [{width}, {width}] (standard parameterization, mean square loss) "
@@ -183,34 +165,33 @@ def landscape(ctx) -> "_report.Section":
         have_scipy = True
     except ImportError:
         have_scipy = False
-    with _one_thread():
-        ta = train(net, net.init(seed=2 * ctx.seed), optim.Adam(lr=2e-2), steps, record_every=10, record=("params",),
-                   progress=False)
-        tb = train(net, net.init(seed=2 * ctx.seed + 1), optim.Adam(lr=2e-2), steps, progress=False)
-        wa, wb = ta.w, tb.w
-        # (a) the plane of the first run
-        D, ratio = _L.pca_directions(ta, k=2)
-        coords, off = _L.project(ta, wa, D)
-        (x0, y0), (x1, y1) = coords.min(axis=0), coords.max(axis=0)
-        mx, my = 0.15 * (x1 - x0), 0.3 * max(y1 - y0, 0.1 * (x1 - x0))
-        xs, ys = np.linspace(x0 - mx, x1 + mx, grid), np.linspace(y0 - my, y1 + my, grid)
-        surf = _L.surface(net, wa, D, xs, ys, progress=False)
-        Z = surf["loss"]
-        pts = [(0, 0), (grid - 1, grid - 1), (grid // 2, grid // 3), (grid // 4, (3 * grid) // 4)]
-        direct = np.array([net.loss(wa + xs[j] * D[:, 0] + ys[i] * D[:, 1]) for i, j in pts])
-        err = _f(np.max(np.abs(np.array([Z[i, j] for i, j in pts]) - direct) / np.maximum(np.abs(direct), 1e-300)))
-        # (b) paths between the two solutions
-        lin = _L.interpolate(net, wa, wb, num=num)
-        cur = _L.connect(net, wa, wb, kind="bezier", steps=curve_steps, seed=ctx.seed, progress=False)
-        cp = cur.evaluate(num=num)
-        if have_scipy:
-            wb2 = _L.align(net, wa, wb)
-            out_b = net.outputs(wb)
-            dout = _f(np.max(np.abs(net.outputs(wb2) - out_b)) / np.max(np.abs(out_b)))
-            moved = _f(np.linalg.norm(wb2 - wb) / np.linalg.norm(wb))
-            lin2 = _L.interpolate(net, wa, wb2, num=num)
-            cur2 = _L.connect(net, wa, wb2, kind="bezier", steps=curve_steps, seed=ctx.seed, progress=False)
-            cp2 = cur2.evaluate(num=num)
+    ta = train(net, net.init(seed=2 * ctx.seed), optim.Adam(lr=2e-2), steps, record_every=10, record=("params",),
+               progress=False)
+    tb = train(net, net.init(seed=2 * ctx.seed + 1), optim.Adam(lr=2e-2), steps, progress=False)
+    wa, wb = ta.w, tb.w
+    # (a) the plane of the first run
+    D, ratio = _L.pca_directions(ta, k=2)
+    coords, off = _L.project(ta, wa, D)
+    (x0, y0), (x1, y1) = coords.min(axis=0), coords.max(axis=0)
+    mx, my = 0.15 * (x1 - x0), 0.3 * max(y1 - y0, 0.1 * (x1 - x0))
+    xs, ys = np.linspace(x0 - mx, x1 + mx, grid), np.linspace(y0 - my, y1 + my, grid)
+    surf = _L.surface(net, wa, D, xs, ys, progress=False)
+    Z = surf["loss"]
+    pts = [(0, 0), (grid - 1, grid - 1), (grid // 2, grid // 3), (grid // 4, (3 * grid) // 4)]
+    direct = np.array([net.loss(wa + xs[j] * D[:, 0] + ys[i] * D[:, 1]) for i, j in pts])
+    err = _f(np.max(np.abs(np.array([Z[i, j] for i, j in pts]) - direct) / np.maximum(np.abs(direct), 1e-300)))
+    # (b) paths between the two solutions
+    lin = _L.interpolate(net, wa, wb, num=num)
+    cur = _L.connect(net, wa, wb, kind="bezier", steps=curve_steps, seed=ctx.seed, progress=False)
+    cp = cur.evaluate(num=num)
+    if have_scipy:
+        wb2 = _L.align(net, wa, wb)
+        out_b = net.outputs(wb)
+        dout = _f(np.max(np.abs(net.outputs(wb2) - out_b)) / np.max(np.abs(out_b)))
+        moved = _f(np.linalg.norm(wb2 - wb) / np.linalg.norm(wb))
+        lin2 = _L.interpolate(net, wa, wb2, num=num)
+        cur2 = _L.connect(net, wa, wb2, kind="bezier", steps=curve_steps, seed=ctx.seed, progress=False)
+        cp2 = cur2.evaluate(num=num)
     La, Lb = _f(net.loss(wa)), _f(net.loss(wb))
     paths = {"linear": lin, "bezier": cp}
     if have_scipy:
@@ -332,20 +313,19 @@ def practice(ctx) -> "_report.Section":
     # (b) the optimizers
     results, runs = {}, {}
     lr_err = 0.0
-    with _one_thread():
-        for i, (name, opt) in enumerate(opts.items()):
-            traj = train(net, w0, opt, steps, schedule=sched, ema=ema, swa=swa, record_every=10, progress=False)
-            rec = np.isfinite(traj["lr"])
-            want = opt.lr * sched(traj["step"][rec])
-            lr_err = max(lr_err, _f(np.max(np.abs(traj["lr"][rec] - want) / opt.lr)))
-            fl = _L.flatness(net, traj.w, measures, radius=radius, seed=ctx.seed, progress=False)
-            results[name] = dict(
-                status=traj.status, loss=_f(net.loss(traj.w)), loss_ema=_f(net.loss(traj.ema)),
-                loss_swa=_f(net.loss(traj.swa)), swa_count=int(traj.swa_count), lr=_f(opt.lr),
-                distance=_f(np.linalg.norm(traj.w - w0)),
-                **{m: _f(fl[m]) for m in measures}, trace_error=_f(fl.errors["trace"]),
-                average_sharpness_error=_f(fl.errors["average_sharpness"]))
-            runs[name] = (traj["step"], traj.loss)
+    for i, (name, opt) in enumerate(opts.items()):
+        traj = train(net, w0, opt, steps, schedule=sched, ema=ema, swa=swa, record_every=10, progress=False)
+        rec = np.isfinite(traj["lr"])
+        want = opt.lr * sched(traj["step"][rec])
+        lr_err = max(lr_err, _f(np.max(np.abs(traj["lr"][rec] - want) / opt.lr)))
+        fl = _L.flatness(net, traj.w, measures, radius=radius, seed=ctx.seed, progress=False)
+        results[name] = dict(
+            status=traj.status, loss=_f(net.loss(traj.w)), loss_ema=_f(net.loss(traj.ema)),
+            loss_swa=_f(net.loss(traj.swa)), swa_count=int(traj.swa_count), lr=_f(opt.lr),
+            distance=_f(np.linalg.norm(traj.w - w0)),
+            **{m: _f(fl[m]) for m in measures}, trace_error=_f(fl.errors["trace"]),
+            average_sharpness_error=_f(fl.errors["average_sharpness"]))
+        runs[name] = (traj["step"], traj.loss)
     finite = all(np.isfinite([r[k] for k in ("loss", "loss_ema", "loss_swa")]).all() for r in results.values())
     flat_finite = all(np.isfinite([r[m] for m in measures]).all() for r in results.values())
     budget = all(r["status"] == "budget" for r in results.values())
