@@ -9,7 +9,9 @@ matrix and tangent kernel as operators for the spectral solvers. Calls release t
 
 Models remember their configuration: ``model.with_data(X, y)`` is the same architecture and
 parameter layout on other data (a test set), and ``model.predict(w, X)`` evaluates F(w) on new
-inputs. Array arguments are converted like ``np.asarray(a, dtype=float)``: integer and bool
+inputs. Models pickle by their class, data and configuration (the engine's model is rebuilt on
+load), so they travel to multiprocessing, joblib and Dask workers; two models are ``==`` when
+their class, configuration and data are equal (they then compute the same numbers). Array arguments are converted like ``np.asarray(a, dtype=float)``: integer and bool
 arrays become float64; object, complex and string arrays raise TypeError.
 """
 from __future__ import annotations
@@ -38,18 +40,44 @@ def _check_model_size(name: str, P: int, n: int, d: int, k: int) -> None:
     """MemoryError before building a model whose parameter vector cannot be held.
 
     Counts w and one gradient (each P float64: ``init`` returns one, ``gradient`` another) plus
-    the model's own copy of X and Y; sizes up to 64 MB are not checked. P is a Python int, so
+    the model's two copies of X and Y (the engine's, and the one kept for pickling); sizes up to
+    64 MB are not checked. P is a Python int, so
     width products never overflow here; beyond 2**60 parameters is refused even where the free
     memory cannot be read.
     """
-    nbytes = 8 * (2 * P + n * (d + k))
+    nbytes = 8 * (2 * P + 2 * n * (d + k))
     if nbytes <= _PASS_CHECK_BYTES:
         return
-    data = f", plus the model's copy of the {n} x {d} data," if d else ""
+    data = f", plus the model's copies of the {n} x {d} data," if d else ""
     what = f"{name}: w and a gradient for P = {P} parameters{data}"
     if P > 2**60:
         raise MemoryError(f"{what} needs {val._gb(nbytes)}, more than any machine can address")
     val.check_memory(nbytes, what)
+
+
+def _private(a: np.ndarray, given) -> np.ndarray:
+    """``a`` (a validated conversion of the caller's ``given``) as a read-only array of the
+    model's own: copied when it is, or may be a view of, the caller's array (which may change
+    later), so a pickled model carries the data it was built from."""
+    if isinstance(given, np.ndarray) and np.may_share_memory(a, given):
+        a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _rebuild(cls, X, y, config):
+    """Unpickling: the model of class ``cls`` built again from its data and configuration."""
+    return cls(X, y, **config)
+
+
+def _same(a, b) -> bool:
+    """Configuration values and data equal exactly (arrays by shape, dtype and contents)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
 
 
 def _choice(name: str, value, choices) -> str:
@@ -350,6 +378,7 @@ class Model:
     # -- construction (data models) ----------------------------------------------------------
     def _setup(self, X, y) -> None:
         """Validate the data, check the size and build the C++ model from ``self._config``."""
+        given_X, given_y = X, y
         X = val.as_data(X)
         n, d = X.shape
         Y, labels, k, flat = self._targets(y, n)
@@ -359,6 +388,9 @@ class Model:
         self._d, self._flat = d, flat
         self._units = sum(i + o for i, o, _, _ in layers)
         self._m = self._build(X, Y, labels, k)
+        # The data as the constructor takes it, for pickling (the engine keeps its own copy).
+        self._X = _private(X, given_X)
+        self._y = _private(labels if Y.size == 0 else (Y.reshape(-1) if flat else Y), given_y)
 
     def _targets(self, y, n: int):
         """(Y, labels, k, y was 1-D) for the square loss."""
@@ -381,6 +413,26 @@ class Model:
 
     def _describe(self) -> str:
         return f"n={self.num_samples}, k={self.output_dim}"
+
+    # -- pickling and equality ---------------------------------------------------------------
+    def _state(self) -> tuple:
+        """(X, y, configuration): what the model is rebuilt from (y as the constructor takes it)."""
+        return self._X, self._y, self._config
+
+    def __reduce__(self):
+        # The engine's model is not pickled: the constructor builds it again from the data and
+        # the configuration (validated on the way, as any construction).
+        return _rebuild, (type(self), *self._state())
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return NotImplemented
+        return all(_same(a, b) for a, b in zip(self._state(), other._state()))
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.num_params, self.num_samples, self.output_dim))
 
 
 class Point:
@@ -540,6 +592,12 @@ class ProductToy(Model):
         _check_model_size("ProductToy", self.d, 1, 0, 1)
         self._m = _core.ProductToy(self.d)
 
+    def _state(self) -> tuple:
+        return (self.d,)
+
+    def __reduce__(self):
+        return ProductToy, (self.d,)
+
     def with_data(self, X, y):
         """Not available: ProductToy has no data (one sample with target 1). Raises TypeError."""
         raise TypeError("ProductToy has no data (one fixed sample with target 1): with_data does not apply")
@@ -621,6 +679,8 @@ class MLP(Model):
         self._bias, self._residual = bool(bias), bool(residual)
         self._num_classes = num_classes
         self._setup(X, y)
+        if self.loss_name == "cross_entropy":
+            self._labels = self._y  # the model's own copy (the caller's array may change later)
         # with_data carries k over (resolved here when it was inferred from the labels).
         self._config = dict(widths=list(self.widths), activation=self.activation,
                             parameterization=self.parameterization, bias=self._bias,

@@ -31,7 +31,8 @@ __all__ = ["Schedule", "constant", "step_decay", "cosine", "warmup_cosine", "wsd
 
 
 class Schedule:
-    """A built-in schedule: ``kind`` and its parameters. Immutable; compare with ``==``."""
+    """A built-in schedule: ``kind`` and its parameters. Immutable; compare with ``==``; pickles
+    by kind and parameters."""
 
     __slots__ = ("kind", "params", "_s")
 
@@ -63,6 +64,10 @@ class Schedule:
 
     def __hash__(self):
         return hash(tuple(sorted(self.to_dict().items())))
+
+    def __reduce__(self):
+        # Pickled by kind and parameters; the engine's schedule is made again on load.
+        return Schedule.from_dict, (self.to_dict(),)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
