@@ -6,8 +6,10 @@ copies made at install time.
 """
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -300,7 +302,7 @@ def test_spectrum_num_classes(capsys, files, tmp_path):
 
 
 def test_spectrum_progress_lines(files):
-    """--progress on a pipe: whole lines for each phase, no carriage returns; the default shows none."""
+    """--progress on a pipe: whole lines of a bar per phase, no carriage returns; the default shows none."""
     args = ("spectrum", "--data", files["tiny.npz"], "--width", "3", "--k", "2", "--probes", "8")
     quiet = run(*args)
     assert quiet.returncode == 0 and quiet.stderr == ""
@@ -308,8 +310,9 @@ def test_spectrum_progress_lines(files):
     assert loud.returncode == 0, loud.stderr
     assert loud.stdout.splitlines()[0] == quiet.stdout.splitlines()[0]
     assert "\r" not in loud.stderr and loud.stderr.endswith("\n")
-    for phase in ("lambda_min(K)", "trace(H)"):
-        assert phase in loud.stderr
+    for phase in ("top 2 of H: ", "bottom 2 of H: ", "lambda_min(K): the dense 12 x 12 tangent kernel: done in ",
+                  "trace(H): Hutch++ with 8 probes: 100%|"):
+        assert phase in loud.stderr, phase
     assert run(*args, "--no-progress").stderr == ""
 
 
@@ -400,16 +403,34 @@ def _problem():
     return A + A.T
 
 
-def test_progress_none_is_silent_off_a_terminal(capfd):
+def _net():
+    X = np.random.default_rng(1).standard_normal((20, 3))
+    return ls.ShallowNet(X, X[:, 0], width=8)
+
+
+def _progress_calls(progress):
+    """Every entry point with a progress= argument, on small problems."""
+    net, A = _net(), np.diag(np.arange(1.0, 41.0))
+    w = net.init(0)
+    ls.eigsh(_problem(), k=3, progress=progress)
+    ls.classify(net, w, progress=progress)
+    ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(0.01), 200, progress=progress)
+    ls.spectral_density(A, num_probes=8, steps=10, progress=progress)
+    ls.trace(A, num_probes=12, progress=progress)
+    D = ls.landscape.random_directions(net, w, 1, seed=0)
+    ls.landscape.surface(net, w, D, np.linspace(-1, 1, 5), progress=progress)
+    ls.landscape.connect(net, w, net.init(1), steps=3, progress=progress)
+    ls.landscape.flatness(net, w, ("epsilon_sharpness", "average_sharpness"), samples=4, steps=2,
+                          progress=progress)
+
+
+def test_progress_none_and_false_are_silent_off_a_terminal(capfd):
     assert not sys.stderr.isatty()
     assert _progress.enabled(None) is False
-    ls.eigsh(_problem(), k=3)
-    X = np.random.default_rng(1).standard_normal((20, 3))
-    net = ls.ShallowNet(X, X[:, 0], width=8)
-    ls.classify(net, net.init(0))
-    ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(0.01), 200)
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    for progress in (None, False):
+        _progress_calls(progress)
+        out, err = capfd.readouterr()
+        assert out == "" and err == "", progress
 
 
 def _lines(err: str) -> list:
@@ -418,56 +439,88 @@ def _lines(err: str) -> list:
 
 
 def test_progress_true_writes_whole_lines_off_a_terminal(capfd):
+    """A tqdm bar per call, named after it, as whole lines: the start and the end state here
+    (each call is shorter than the 5 s between lines)."""
     ls.eigsh(_problem(), k=3, progress=True)
     lines = _lines(capfd.readouterr().err)
-    assert lines[0] == "eigsh LA k=3: filling a basis of 30 vectors ..."
-    assert all(line.startswith("eigsh LA k=3: restart") for line in lines[1:])
-    X = np.random.default_rng(1).standard_normal((20, 3))
-    net = ls.ShallowNet(X, X[:, 0], width=8)
-    ls.classify(net, net.init(0), progress=True)
+    assert lines[0] == "eigsh LA k=3: 0 products [00:00, ? products/s, filling a basis of 30 vectors]"
+    assert all(line.startswith("eigsh LA k=3: ") for line in lines)
+    assert re.search(r": (\d+) products .*, \d+ restarts, 3/3 converged\]$", lines[-1]), lines[-1]
+    ls.classify(_net(), _net().init(0), progress=True)
     lines = _lines(capfd.readouterr().err)
-    assert lines[0].startswith("classify: the dense 24 x 24 Hessian") and "done in" in lines[-1]
+    assert lines[0] == "classify: the dense 24 x 24 Hessian and its eigenvalues ... 0.0 s"
+    assert re.fullmatch(r"classify: the dense 24 x 24 Hessian and its eigenvalues: done in \d+\.\d s", lines[-1])
     # train reports about every 0.25 s: a run of a few tenths of a second
     ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(1e-3), 8_000_000, record_every=2_000_000,
              progress=True)
     lines = _lines(capfd.readouterr().err)
-    assert all(line.startswith("train: step ") for line in lines)
-    # spectral_density and trace report per block of probes; off a terminal the last state at the end
+    assert all(line.startswith("train: ") for line in lines)
+    assert "| 8000000/8000000 steps [" in lines[-1] and ", loss " in lines[-1] and "|grad| " in lines[-1]
+    ls.train(ls.ProductToy(10), np.full(10, 0.9), ls.optim.GD(0.01), 10**6, tol=1e-6, progress=True)
+    assert _lines(capfd.readouterr().err)[-1].endswith(", converged]")  # why it stopped short
     A = np.diag(np.arange(1.0, 41.0))
     ls.spectral_density(A, num_probes=8, steps=10, progress=True)
-    assert _lines(capfd.readouterr().err)[-1] == "spectral_density: 8/8 probes"
-    ls.trace(A, num_probes=30, progress=True)
-    assert _lines(capfd.readouterr().err)[-1] == "trace: 30/30 products"
+    assert "spectral_density: 100%|" in _lines(capfd.readouterr().err)[-1]
+    ls.trace(A, num_probes=30, progress=True, label="tr(A)")
+    assert re.match(r"tr\(A\): 100%\|.*\| 30/30 products \[", _lines(capfd.readouterr().err)[-1])
     ls.trace(A, num_probes=12, method="hutchinson", block=5, progress=True)
-    assert _lines(capfd.readouterr().err)[-1] == "trace: 12/12 products"
-    for fn in (ls.spectral_density, ls.trace):
-        fn(A, progress=None)  # stderr is not a terminal here
-        assert capfd.readouterr().err == ""
+    assert "| 12/12 products [" in _lines(capfd.readouterr().err)[-1]
+    net = _net()
+    w = net.init(0)
+    D = ls.landscape.random_directions(net, w, 1, seed=0)
+    ls.landscape.surface(net, w, D, np.linspace(-1, 1, 5), progress=True)
+    assert "surface: 100%|" in _lines(capfd.readouterr().err)[-1]
+    ls.landscape.connect(net, w, net.init(1), steps=3, progress=True)
+    last = _lines(capfd.readouterr().err)[-1]
+    assert "connect: 100%|" in last and "| 3/3 steps [" in last and "sampled loss" in last
+    ls.landscape.flatness(net, w, ("lambda_max", "trace", "sam_sharpness", "average_sharpness"), samples=4,
+                          steps=2, progress=True)
+    err = capfd.readouterr().err
+    for name in ("flatness: lambda_max: ", "flatness: trace: 100%|", "flatness: sam_sharpness: 100%|",
+                 "| 4/4 draws ["):
+        assert name in err, name
 
 
-def test_progress_line_rate_limits(capsys, monkeypatch):
-    clock = [100.0]
-    monkeypatch.setattr(_progress.time, "monotonic", lambda: clock[0])
-    line = _progress.ProgressLine(True)
-    assert not line.terminal
-    assert _progress.LINE_INTERVAL == 5.0
-    for i in range(7):  # one update a second: a line at once, then one every 5 s, and the last state
-        line.show(f"step {i}")
-        clock[0] += 1.0
-    line.close()
-    assert capsys.readouterr().err == "step 0\nstep 5\nstep 6\n"
-    # on a terminal: redrawn in place, the last state kept and ended by a newline
+def test_bars_rate_limit_off_a_terminal(capsys):
+    bar = _progress.bar("work", 1000, progress=True, unit="items")
+    assert bar.mininterval == _progress.LINE_INTERVAL == 5.0 and bar.leave
+    for _ in range(1000):  # far less than 5 s: the first state and the last one
+        bar.update(1)
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("work:   0%|") and "| 0/1000 items [" in lines[0]
+    assert lines[1].startswith("work: 100%|") and "| 1000/1000 items [" in lines[1]
+    off = _progress.bar("work", 10, progress=False)
+    off.update(3)
+    off.set_postfix_str("x")
+    off.close()
+    assert off.disable and off.n == 3 and capsys.readouterr().err == ""
+
+
+def test_bars_on_a_terminal(capsys, monkeypatch):
     monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: True)
-    line = _progress.ProgressLine(None)
-    assert line.enabled and line.terminal
-    line.show("a longer text")
-    clock[0] += 1.0
-    line.show("short")
-    line.close()
-    assert capsys.readouterr().err == "\ra longer text\rshort" + " " * 8 + "\n"
+    import tqdm
+
+    with _progress.bar("work", 4, unit="items") as bar:  # progress=None: shown on a terminal
+        assert isinstance(bar, tqdm.tqdm) and bar.mininterval == _progress.TERMINAL_INTERVAL
+        bar.update(4)
+    err = capsys.readouterr().err
+    assert err.startswith("\rwork:   0%|") and "\n" not in err[:-1]
+    assert "\rwork: 100%|" in err and err.endswith("]\n")  # redrawn in place, the last state kept
     with _progress.transient():  # the CLI: erased when done
-        line = _progress.ProgressLine(None)
-        line.show("busy")
-        line.close()
-    assert capsys.readouterr().err == "\rbusy\r    \r"
-    assert not _progress.ProgressLine.transient
+        with _progress.bar("work", 4, unit="items") as bar:
+            bar.update(4)
+    err = capsys.readouterr().err
+    assert err.startswith("\rwork:   0%|") and not err.endswith("\n") and err.rstrip(" ").endswith("\r")
+    with _progress.phase("solve", None):
+        pass
+    err = capsys.readouterr().err
+    assert err.startswith("\rsolve ... 0.0 s") and re.search(r"\rsolve: done in 0\.\d s\s*\n$", err)
+    with pytest.raises(RuntimeError), _progress.phase("fail", None):
+        raise RuntimeError
+    assert "done in" not in capsys.readouterr().err  # an error leaves the last state
+    assert not any(t.name == "landscope-progress" for t in threading.enumerate())  # the tickers are joined
+    with _progress.phase("quiet", False):
+        pass
+    assert capsys.readouterr().err == ""

@@ -49,10 +49,24 @@ def test_the_numbers_are_reproducible(quick, tmp_path):
     assert again.sections[0].numbers == first
 
 
+def test_progress_bar_over_the_sections(tmp_path, capfd):
+    """progress=True off a terminal: whole lines of one bar, named after the running section; the
+    echoed summary lines on stdout as without it."""
+    lines = []
+    R.report(tmp_path, quick=True, sections=["pl"], progress=True, echo=lines.append)
+    out, err = capfd.readouterr()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("PL and linear rates: all hold; ")
+    assert "\r" not in err and err.endswith("\n")
+    assert err.splitlines()[0].startswith("PL and linear rates:   0%|") and "| 0/1 sections [" in err
+    assert err.splitlines()[-1].startswith("report: 100%|") and "| 1/1 sections [" in err
+    R.report(tmp_path, quick=True, sections=["pl"], echo=lines.append)  # progress=None: not a terminal
+    assert capfd.readouterr() == ("", "")
+
+
 def test_cli(tmp_path, capsys):
     assert main(["report", "--quick", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert f"wrote {tmp_path / 'r' / 'index.html'}" in out
+    out, err = capsys.readouterr()
+    assert f"wrote {tmp_path / 'r' / 'index.html'}" in out and err == ""  # no bar
     with pytest.raises(SystemExit) as e:
         main(["report", "--seed", "x"])
     assert e.value.code == 2

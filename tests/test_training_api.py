@@ -1196,10 +1196,10 @@ def test_core_train_rejects_an_optimizer_whose_state_does_not_fit():
 def test_ctrl_c_inside_the_progress_display_stops_cleanly(monkeypatch):
     from landscope import training
 
-    def interrupt(self, *args):
+    def interrupt(bar, *args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training._Progress, "__call__", interrupt)
+    monkeypatch.setattr(training, "_display", interrupt)
     model = ls.ProductToy(10)
     with pytest.raises(ls.TrainingInterrupted) as info:
         ls.train(model, model.init(0), optim.GD(1e-3), 10**10, record_every=10**6, progress=True)

@@ -112,8 +112,8 @@ def _report(argv: list) -> int:
                         help="GD steps for --data (default: 1000, 200 with --quick)")
     parser.add_argument("--lr", type=float, default=None, help="GD rate for --data (default: 1/λ_max(H) at the start)")
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
-                        help="progress lines on stderr even when it is not a terminal")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines")
+                        help="the progress bar on stderr even when it is not a terminal (as whole lines)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     args = parser.parse_args(argv)
     data_only = ("widths", "activation", "loss", "num_classes", "steps", "lr")
     if args.data is None:

@@ -229,7 +229,8 @@ def connect(model, w_a, w_b, kind: str = "bezier", bends: int = 1, optimizer=Non
     seed : the seed of the t draws (an integer in [0, 2**64))
     init : (B, P) initial bends (or (P,) when B = 1); default: on the straight line,
         θ_i = w_a + i/(B + 1) (w_b − w_a), where the curve is the linear path
-    progress : a progress line on stderr (None: when stderr is a terminal)
+    progress : a progress bar on stderr of the steps done, with the sampled loss (None: only when
+        stderr is a terminal; True: also elsewhere, as whole lines every few seconds; False: never)
 
     Each step minimizes (1/S) Σ_s L(φ_θ(t_s)) with the exact gradient
     (1/S) Σ_s c_i(t_s) ∇L(φ(t_s)) for bend i (c_i: its Bernstein or hat weight). The same
@@ -275,7 +276,7 @@ def connect(model, w_a, w_b, kind: str = "bezier", bends: int = 1, optimizer=Non
     history = np.empty(steps)
     grads = np.empty((S, P))
     status = "budget"
-    line = _progress.ProgressLine(show)
+    bar = _progress.bar("connect", steps, progress=show, unit="steps")
     taken = 0
     try:
         for step in range(steps):
@@ -296,9 +297,10 @@ def connect(model, w_a, w_b, kind: str = "bezier", bends: int = 1, optimizer=Non
                 return f, grad.reshape(-1)
 
             stepper.step(theta, g, objective)
-            line.show(f"connect: step {taken}/{steps}, sampled loss {mean:.4g}")
+            bar.set_postfix_str(f"sampled loss {mean:.4g}", refresh=False)
+            bar.update(1)
     finally:
-        line.close()
+        bar.close()
     meta = {"optimizer": opt.to_dict(), "steps": steps, "points_per_step": S, "seed": seed, "status": status,
             "version": _core.__version__}
     return Curve(kind=kind, bends=_readonly(theta), w_a=_readonly(a), w_b=_readonly(b),

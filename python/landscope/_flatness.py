@@ -36,7 +36,6 @@ import numpy as np
 
 from . import _progress
 from . import _validation as val
-from ._progress import ProgressLine
 from .models import Model
 from .spectra import ConvergenceError, eigsh, trace
 
@@ -153,7 +152,9 @@ def flatness(model: Model, w, measures: Sequence[str] = MEASURES, *, radius: flo
         tie-breaking start of ``epsilon_sharpness`` (each measure has its own stream, so it does
         not depend on which other measures are asked for)
     tol : the Lanczos tolerance of ``lambda_max`` (residual <= tol · ‖H‖₂)
-    progress : progress lines on stderr (None: only when stderr is a terminal)
+    progress : a progress bar on stderr per measure (the Lanczos products, the trace's products,
+        the ascent steps, the draws). None (default): only when stderr is a terminal; True: also
+        elsewhere, as whole lines every few seconds; False: never
 
     The ascents (``epsilon_sharpness``, ``sam_sharpness``) start from the maximizer of the
     linearized loss over the set — the box vertex ρ(|w| + 1)·sign(∇L) (a seeded random sign
@@ -211,30 +212,25 @@ def flatness(model: Model, w, measures: Sequence[str] = MEASURES, *, radius: flo
             errors[name] = float(r.residuals[-1])
             products += int(r.products)
         elif name == "trace":
-            t = trace(H, num_probes=max(samples, 4), method="hutch++", seed=seed, progress=show)
+            t = trace(H, num_probes=max(samples, 4), method="hutch++", seed=seed, progress=show,
+                      label="flatness: trace")
             values[name] = t.estimate
             errors[name] = t.standard_error
             products += t.products
         elif name in ("epsilon_sharpness", "sam_sharpness"):
             g0 = point.gradient()
             ascent = _box_ascent if name == "epsilon_sharpness" else _ball_ascent
-            line = ProgressLine(show)
-            try:
+            with _progress.bar(f"flatness: {name}", steps, progress=show, unit="steps") as bar:
                 best, e, used = ascent(model, w, loss0, g0, radius, steps, _rng(seed, name),
-                                       lambda t: line.show(f"flatness: {name} step {t}/{steps}"))
-            finally:
-                line.close()
+                                       lambda t: bar.update(t - bar.n))
             values[name] = best - loss0
             errors[name] = math.nan
             perturbations[name] = e
             grads += used
         elif name == "average_sharpness":
-            line = ProgressLine(show)
-            try:
+            with _progress.bar(f"flatness: {name}", samples, progress=show, unit="draws") as bar:
                 mean, se, base = _average(model, w, radius, samples, _rng(seed, name),
-                                          lambda done: line.show(f"flatness: {name} {done}/{samples} draws"))
-            finally:
-                line.close()
+                                          lambda done: bar.update(done - bar.n))
             values[name] = mean
             errors[name] = se
             losses += 2 * samples + 1  # antithetic pairs, and L(w) on the same path

@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed of the random start vectors and probes (and of w when not given)")
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--progress", action="store_true",
-                       help="progress lines on stderr even when it is not a terminal (default: on a terminal only)")
-    shown.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
+                       help="progress bars on stderr even when it is not a terminal, as whole lines "
+                            "(default: on a terminal only)")
+    shown.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser
 
@@ -224,7 +225,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check_options(parser, args)
     writable(parser, "--json", args.json)
-    with _progress.transient():  # on a terminal, each result is printed where its progress line was
+    with _progress.transient():  # on a terminal, each result is printed where its progress bar was
         return run(parser, args)
 
 
@@ -261,16 +262,16 @@ def run(parser, args) -> int:
         print(f"landscope spectrum: {e}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
-    with _progress.phase(f"trace(H): Hutch++ with {args.probes} probes", progress):
-        tr = landscope.trace(H, num_probes=args.probes, method="hutch++", seed=args.seed, progress=False)
+    tr = landscope.trace(H, num_probes=args.probes, method="hutch++", seed=args.seed, progress=progress,
+                         label=f"trace(H): Hutch++ with {args.probes} probes")
     print(f"trace(H): {tr.estimate:.6g} ± {tr.standard_error:.2g} (Hutch++, {tr.products} products, "
           f"{time.perf_counter() - t0:.2f} s)", flush=True)
     thr = 1e-6 * max(abs(top.eigenvalues[-1]), abs(bottom.eigenvalues[0]), 1.0)
     t0 = time.perf_counter()
-    slq = bool(np.all(bottom.eigenvalues < -thr))  # all k found are negative: the rest is estimated
-    with _progress.phase(f"index: SLQ, {args.probes} probes x 80 Lanczos steps", progress and slq, ticking=False):
-        index, err, exact, method = landscope.analysis.negative_count(H, bottom.eigenvalues, thr, seed=args.seed,
-                                                                      num_probes=args.probes, progress=progress)
+    # SLQ (with its bar) only when all k found are negative: the rest is estimated
+    index, err, exact, method = landscope.analysis.negative_count(
+        H, bottom.eigenvalues, thr, seed=args.seed, num_probes=args.probes, progress=progress,
+        label=f"index: SLQ, {args.probes} probes x 80 Lanczos steps")
     print(f"index (eigenvalues < -{thr:.1e}): "
           + (f"{index:.0f} (exact)" if exact else f"{index:.0f} ± {err:.0f} (SLQ, {time.perf_counter() - t0:.2f} s)"),
           flush=True)

@@ -29,19 +29,20 @@ __all__ = ["classify", "Classification", "negative_count"]
 
 
 def negative_count(H: Operator, bottom: np.ndarray, threshold: float, *, seed: int = 0, num_probes: int = 20,
-                   steps: int = 80, progress: Optional[bool] = None) -> tuple[float, float, bool, str]:
+                   steps: int = 80, progress: Optional[bool] = None,
+                   label: str = "spectral_density") -> tuple[float, float, bool, str]:
     """The number of eigenvalues of H below −threshold, given its k smallest (``bottom``).
 
     Exact when fewer than k of them are below (Lanczos found the whole negative part); else
     an SLQ estimate (at least k) with its standard error. Returns (index, error, exact, method).
-    ``progress`` is that of :func:`spectral_density` (the SLQ run).
+    ``progress`` and ``label`` are those of :func:`spectral_density` (the SLQ run's bar).
     """
     from .spectra import spectral_density
 
     neg = int(np.sum(np.asarray(bottom) < -threshold))
     if neg < len(bottom):
         return float(neg), 0.0, True, "lanczos"
-    dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed, progress=progress)
+    dens = spectral_density(H, num_probes=num_probes, steps=steps, seed=seed, progress=progress, label=label)
     index, err = dens.count_below(-threshold)
     return max(index, float(neg)), err, False, "lanczos+slq"
 
@@ -72,7 +73,7 @@ class Classification:
 
 
 def _lanczos(H: Operator, k: int, which: str, tol: float, seed: int, progress: bool, label: str) -> EigshResult:
-    """:func:`eigsh` with its progress line named ``label``."""
+    """:func:`eigsh` with its progress bar named ``label``."""
     from .spectra import eigsh
 
     return eigsh(H, k, which, tol, seed=seed, progress=progress, label=label)
@@ -88,9 +89,10 @@ def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k
     For P <= ``dense_max`` the whole Hessian spectrum is computed and the index is exact;
     otherwise Lanczos finds the k smallest and the largest eigenvalue, and the index is exact
     when fewer than k of them are negative, else estimated by SLQ with an error bar.
-    ``progress``: a line on stderr per phase (the dense eigenvalues, or the two Lanczos runs and
-    the SLQ run). None (default): only when stderr is a terminal; True: also elsewhere (whole
-    lines); False: never.
+    ``progress``: a progress bar on stderr per phase (the dense eigenvalues, with the time taken;
+    or the two Lanczos runs and, when needed, the SLQ run, each with its count). None (default):
+    only when stderr is a terminal; True: also elsewhere (whole lines every few seconds); False:
+    never.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model: expected a landscope model, got {type(model).__name__}")
@@ -116,7 +118,7 @@ def classify(model, w, tol: float = 1e-6, grad_tol: Optional[float] = None, *, k
         lmin, lmax = float(bottom[0]), float(top[-1])
         thr = tol * max(1.0, abs(lmin), abs(lmax))
         index, err, exact, method = negative_count(H, bottom, thr, seed=seed, num_probes=num_probes, steps=steps,
-                                                   progress=progress)
+                                                   progress=progress, label="classify: index by SLQ")
     if gnorm > grad_tol:
         verdict = "not critical"
     elif lmin < -thr:

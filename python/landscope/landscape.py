@@ -429,7 +429,8 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
         slower than the batched full-data path)
     data : ``(X, y)`` held-out data to evaluate on instead (``model.with_data``)
     tol : eigensolver tolerance of ``sharpness``/``min_eig``
-    progress : a progress line on stderr (None: when stderr is a terminal)
+    progress : a progress bar on stderr of the grid points done (None: only when stderr is a
+        terminal; True: also elsewhere, as whole lines every few seconds; False: never)
     out : a path: the surface is saved there (atomically) as rows finish, and a later call with
         the same arguments resumes from the points already done; a file made with different
         arguments raises ValueError
@@ -484,9 +485,8 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     c = _chunk(P, metrics)
     todo = np.flatnonzero(~done)
     val.check_memory(8 * P * min(c, max(todo.size, 1)) * 2, "surface: the parameter vectors of one batch")
-    line = _progress.ProgressLine(_progress.enabled(progress))
-    start = time.perf_counter()
-    last_save = start
+    bar = _progress.bar("surface", n, progress=progress, unit="points", initial=int(done.sum()))
+    last_save = time.perf_counter()
 
     def result() -> Surface:
         return Surface(x=x, y=y, values={m: v.reshape(shape) for m, v in values.items()}, directions=D,
@@ -511,8 +511,8 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
             for m in metrics:
                 values[m][pts] = got[m]
             done[pts] = True
+            bar.update(int(done.sum()) - bar.n)
             now = time.perf_counter()
-            line.show(f"surface: {int(done.sum())}/{n} points, {now - start:.1f} s")
             if out is not None and (now - last_save > 1.0 or i + c >= todo.size):
                 result().save(out)
                 last_save = now
@@ -521,7 +521,7 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
             result().save(out)  # every finished point survives Ctrl-C
         raise
     finally:
-        line.close()
+        bar.close()
     s = result()
     return Surface(x=s.x, y=s.y, values=s.values, directions=s.directions, center=s.center, metadata=s.metadata,
                    done=None)

@@ -415,8 +415,11 @@ def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0,
     """Runs the report's sections and writes ``out/index.html``, ``out/report.json`` and the
     figures and raw results beside them. ``quick`` uses smaller problems; ``sections`` a subset
     of :data:`SECTIONS` (default all); ``echo`` receives one summary line per section (the CLI
-    prints them). ``data`` (an :class:`OwnData`) runs the section on your own model and data
-    instead. Every run with the same arguments computes the same numbers."""
+    prints them, above the progress bar). ``data`` (an :class:`OwnData`) runs the section on your
+    own model and data instead. ``progress``: a progress bar on stderr over the sections, named
+    after the one running (None: only when stderr is a terminal; True: also elsewhere, as whole
+    lines every few seconds; False: never). Every run with the same arguments computes the same
+    numbers."""
     seed = val.integer("seed", seed, 0, 2**32 - 1)
     keys = list(SECTIONS) if sections is None else list(sections)
     if data is not None:
@@ -433,24 +436,28 @@ def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0,
     except OSError as e:
         raise ValueError(f"out: cannot create the folder {folder!r} ({e.strerror})") from None
     ctx = _Context(folder, bool(quick), seed, data)
-    line = _progress.ProgressLine(_progress.enabled(progress))
+    runs = [SECTIONS[k] if k != "data" else ("Your data", _own_data) for k in keys]
+    bar = _progress.bar(runs[0][0] if runs else "report", len(runs), progress=progress, unit="sections",
+                        rate=False, tick=True)
     start = time.perf_counter()
     done = []
     try:
-        for i, k in enumerate(keys):
-            title, fn = SECTIONS[k] if k != "data" else ("Your data", _own_data)
-            line.show(f"report: {title} ({i + 1}/{len(keys)}) ...")
+        for title, fn in runs:
+            bar.set_description_str(title)
             t0 = time.perf_counter()
             s = fn(ctx)
             s.seconds = time.perf_counter() - t0
             done.append(s)
             if echo is not None:
-                line.close()
                 ok = "all hold" if s.ok else "NOT ALL HOLD"
-                echo(f"{s.title}: {ok}; " + "; ".join(f"{v.claim}: {'yes' if v.ok else 'no'}"
-                                                       + (f" ({v.detail})" if v.detail else "") for v in s.verdicts))
+                with _progress.above():
+                    echo(f"{s.title}: {ok}; " + "; ".join(f"{v.claim}: {'yes' if v.ok else 'no'}"
+                                                           + (f" ({v.detail})" if v.detail else "")
+                                                           for v in s.verdicts))
+            bar.update(1)
+        bar.set_description_str("report")
     finally:
-        line.close()
+        bar.close()
     seconds = time.perf_counter() - start
     data = {"version": _core.__version__, "seed": seed, "quick": bool(quick), "seconds": seconds,
             "sections": {s.key: {"title": s.title, "ok": s.ok, "seconds": s.seconds, "numbers": s.numbers,

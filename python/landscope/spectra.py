@@ -22,7 +22,6 @@ import numpy as np
 
 from . import _validation as val
 from . import _progress
-from ._progress import ProgressLine
 from ._loader import core as _core
 from .operators import as_operator, symmetric_matrix
 
@@ -164,15 +163,16 @@ class ConvergenceError(RuntimeError):
         self.residuals = result.residuals[mask]
 
 
-class _Progress(ProgressLine):
-    def __init__(self, label: str, enabled: bool):
-        super().__init__(enabled)
-        self.label = label
+def _counter(bar) -> Optional[Callable[[int, int], None]]:
+    """The engine's per-block progress function f(done, total), moving ``bar`` (None when it is off)."""
+    if bar.disable:
+        return None
 
-    def __call__(self, p: dict) -> bool:
-        self.show(f"{self.label}: restart {p['restarts']}, {p['products']} products, "
-                  f"{p['converged']}/{p['wanted']} converged, max residual {p['max_residual']:.1e}")
-        return True
+    def report(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return report
 
 
 _LANCZOS = _core.LanczosOptions()  # the engine's defaults, written once in spectra.hpp
@@ -200,12 +200,13 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
     block_size : vectors per operator product (block Lanczos); >= the multiplicity of a
         repeated eigenvalue guarantees all its copies are found
     v0 : start vector (n,) or block (n, c), c <= block_size; default random from ``seed``
-    progress : a progress line on stderr (restarts, products, converged pairs). None (default):
-        only when stderr is a terminal; True: also elsewhere (whole lines every few seconds);
-        False: never
+    progress : a progress bar on stderr: the operator products (an open count: convergence is
+        not predictable), with the restarts, the converged pairs and the largest residual. None
+        (default): only when stderr is a terminal; True: also elsewhere (whole lines every few
+        seconds); False: never
     callback : called after every restart with a dict (restarts, products, converged, wanted,
         max_residual); return False to stop (then ConvergenceError is raised)
-    label : the name the progress line starts with (default "eigsh <which> k=<k>")
+    label : the name of the progress bar (default "eigsh <which> k=<k>")
 
     Returns an :class:`EigshResult` (ascending eigenvalues, eigenvectors, true residual norms,
     products, restarts). Raises :class:`ConvergenceError`, carrying the converged pairs, when
@@ -239,11 +240,13 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
     k, tol, block_size = o.k, o.tol, o.block_size
     ncv_eff = o.default_ncv(size)
     val.check_memory(8 * size * (ncv_eff + 3 * block_size + k), f"eigsh: a Lanczos basis of {ncv_eff} vectors of length {size}")
-    show = _Progress(label or f"eigsh {which} k={k}", show_progress)
-    show.show(f"{show.label}: filling a basis of {ncv_eff} vectors ...")  # the first restart can take long
+    bar = _progress.bar(label or f"eigsh {which} k={k}", progress=show_progress, unit="products",
+                        postfix=f"filling a basis of {ncv_eff} vectors")  # the first restart can take long
 
     def hook(p: dict) -> bool:
-        show(p)
+        bar.set_postfix_str(f"restart {p['restarts']}, {p['converged']}/{p['wanted']} converged, "
+                            f"residual {p['max_residual']:.1e}", refresh=False)
+        bar.update(p["products"] - bar.n)
         if callback is not None:
             keep = callback(p)
             return keep is None or bool(keep)
@@ -251,8 +254,11 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
 
     try:
         raw = _core.lanczos(A._op, o, hook)  # hook: Ctrl-C too
+        bar.set_postfix_str(f"{raw.restarts} restarts, {raw.num_converged}/{k} converged"
+                            + ("" if raw.status == "converged" else f", {raw.status}"), refresh=False)
+        bar.update(raw.products - bar.n)
     finally:
-        show.close()
+        bar.close()
     res = EigshResult(eigenvalues=raw.eigenvalues, eigenvectors=raw.eigenvectors,
                       residuals=raw.residuals, converged=raw.status == "converged",
                       num_converged=int(raw.num_converged), products=int(raw.products),
@@ -319,14 +325,15 @@ class SpectralDensity:
 
 def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *, n: Optional[int] = None,
                      grid=512, sigma: Optional[float] = None, block: int = 4,
-                     progress: Optional[bool] = None) -> SpectralDensity:
+                     progress: Optional[bool] = None, label: str = "spectral_density") -> SpectralDensity:
     """Eigenvalue density of a symmetric operator by stochastic Lanczos quadrature.
 
     Each of ``num_probes`` Rademacher probes runs ``steps`` Lanczos steps (full
     reorthogonalization), ``block`` probes at a time through batched products. ``grid`` is a
     number of points spanning the nodes (± 3 sigma) or an array of points; ``sigma`` defaults
     to 1% of the node range. Memory: about block · steps vectors of length n.
-    ``progress``: a line on stderr with the probes done (None: only when stderr is a terminal).
+    ``progress``: a progress bar on stderr, named ``label``, of the probes done (None: only when
+    stderr is a terminal; True: also elsewhere, as whole lines every few seconds; False: never).
     Ctrl-C stops it within a product and raises KeyboardInterrupt.
     """
     A = as_operator(op, n, name="op")
@@ -337,12 +344,12 @@ def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *
     steps = min(steps, A.size)
     block = min(block, num_probes)
     val.check_memory(8 * A.size * (block * (steps + 2)), f"spectral_density: {block} x {steps} Lanczos vectors of length {A.size}")
-    line = ProgressLine(_progress.enabled(progress))
-    report = (lambda done, total: line.show(f"spectral_density: {done}/{total} probes")) if line.enabled else None
+    bar = _progress.bar(label, num_probes, progress=progress, unit="probes")
+    report = _counter(bar)
     try:
         nodes, weights, products = _core.lanczos_quadrature(A._op, num_probes, steps, seed, block, report)
     finally:
-        line.close()
+        bar.close()
     lo, hi = float(nodes.min()), float(nodes.max())
     if sigma is None:
         sigma = max(hi - lo, abs(hi), 1e-300) * 0.01
@@ -378,15 +385,16 @@ class TraceEstimate:
 
 
 def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n: Optional[int] = None,
-          block: int = 8, progress: Optional[bool] = None) -> TraceEstimate:
+          block: int = 8, progress: Optional[bool] = None, label: str = "trace") -> TraceEstimate:
     """tr(A) from ``num_probes`` operator products with Rademacher probes.
 
     ``"hutchinson"``: mean of zᵀAz (needs >= 2 probes for an error bar). ``"hutch++"``: a third
     of the products sketch the dominant range Q of A (tr(QᵀAQ) exact), the remaining third
     estimate the rest by Hutchinson on (I − QQᵀ)z (needs >= 4 probes); far smaller errors when
-    the spectrum decays. The standard error is that of the Hutchinson part. ``progress``: a line
-    on stderr with the products done (None: only when stderr is a terminal). Ctrl-C stops it
-    within a product and raises KeyboardInterrupt.
+    the spectrum decays. The standard error is that of the Hutchinson part. ``progress``: a
+    progress bar on stderr, named ``label``, of the products done (None: only when stderr is a
+    terminal; True: also elsewhere, as whole lines every few seconds; False: never). Ctrl-C stops
+    it within a product and raises KeyboardInterrupt.
     """
     A = as_operator(op, n, name="op")
     if not isinstance(method, str) or method not in ("hutchinson", "hutch++"):
@@ -395,12 +403,12 @@ def trace(op, num_probes: int = 30, method: str = "hutch++", seed: int = 0, *, n
     block = _int("block", block, 1)
     seed = _seed(seed)
     val.check_memory(8 * A.size * (num_probes // 3 + 3 * block), f"trace: probe vectors of length {A.size}")
-    line = ProgressLine(_progress.enabled(progress))
-    report = (lambda done, total: line.show(f"trace: {done}/{total} products")) if line.enabled else None
+    bar = _progress.bar(label, num_probes, progress=progress, unit="products")
+    report = _counter(bar)
     try:
         r = _core.trace(A._op, num_probes, method, seed, block, report)
     finally:
-        line.close()
+        bar.close()
     return TraceEstimate(estimate=float(r["estimate"]), standard_error=float(r["standard_error"]), method=method,
                          num_probes=num_probes, products=int(r["products"]), samples=r["samples"])
 

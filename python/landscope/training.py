@@ -16,7 +16,6 @@ from . import _validation as val
 from . import schedules as _schedules
 from ._loader import core as _core
 from . import _progress
-from ._progress import ProgressLine
 from .models import Model
 from .optim import Optimizer
 
@@ -233,10 +232,18 @@ def _swa_spec(swa) -> tuple[int, int]:
     raise TypeError(f"swa: expected a start step or a (start, every) pair, got {swa!r}")
 
 
-class _Progress(ProgressLine):
-    def __call__(self, step, steps, loss, grad_norm) -> bool:
-        self.show(f"train: step {step}/{steps}, loss {loss:.4e}, |grad| {grad_norm:.3e}")
-        return True
+def _shown(loss: float, grad_norm: float, status: str = "") -> str:
+    """The bar's postfix: the last loss and gradient norm (when known), and why the run stopped
+    short of its budget."""
+    parts = [] if math.isnan(loss) else [f"loss {loss:.4e}, |grad| {grad_norm:.3e}"]
+    return ", ".join(parts + ([status] if status not in ("", "budget") else []))
+
+
+def _display(bar, step: int, steps: int, loss: float, grad_norm: float) -> bool:
+    """The engine's progress callback (about every 0.25 s): moves ``bar`` to ``step``."""
+    bar.set_postfix_str(_shown(loss, grad_norm), refresh=False)
+    bar.update(step - bar.n)
+    return True
 
 
 # -------------------------------------------------------------------------------------- train
@@ -331,8 +338,9 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         are those of the resumed run (a callable schedule must be passed again); the result is
         then bit-identical to an uninterrupted run. Arguments may also change (a new schedule,
         say); an EMA or SWA switched on at a resume starts from the current iterate
-    progress : a progress line on stderr (step, loss, ‖∇L‖). None (default): only when stderr is a
-        terminal, redrawn in place; True: also elsewhere, as whole lines every few seconds; False: never
+    progress : a progress bar on stderr (steps done of ``steps``, loss, ‖∇L‖, and at the end why
+        the run stopped). None (default): only when stderr is a terminal, redrawn in place; True:
+        also elsewhere, as whole lines every few seconds; False: never
 
     Raises
     ------
@@ -427,15 +435,18 @@ def train(model: Model, w0, optimizer: Optional[Optimizer], steps: int, *, sched
         except ValueError as e:
             raise ValueError(f"resume: the saved optimizer state does not fit: {e}") from None
 
-    show = _Progress(_progress.enabled(progress))
+    bar = _progress.bar("train", steps, progress=progress, unit="steps", initial=state["step"])
     start = time.perf_counter()
     core_state = {k: v for k, v in state.items() if k in _BASE_STATE}
     core_state["diagnostics"] = {k: np.ravel(v) for k, v in state.items() if k not in _BASE_STATE and v is not None}
     try:
-        status, message, rows, params, params_step, state, products = _core.train(model._m, core_opt, core_state,
-                                                                                  opts, show)
+        status, message, rows, params, params_step, state, products = _core.train(
+            model._m, core_opt, core_state, opts, None if bar.disable else (lambda *p: _display(bar, *p)))
+        if len(rows["step"]):
+            bar.set_postfix_str(_shown(rows["loss"][-1], rows["grad_norm"][-1], status), refresh=False)
+        bar.update(state["step"] - bar.n)
     finally:
-        show.close()
+        bar.close()
     elapsed = time.perf_counter() - start
     state.update(state.pop("diagnostics"))
     if state.get("kernel0") is not None:
