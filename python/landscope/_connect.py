@@ -153,6 +153,10 @@ class Curve:
 
         return plot.path(self.evaluate(num=num, metrics=(metric,)), metric=metric, ax=ax)
 
+    def __setstate__(self, state: dict) -> None:  # unpickled arrays are read-only again
+        for k, v in state.items():
+            object.__setattr__(self, k, _readonly(v) if isinstance(v, np.ndarray) else v)
+
     def __repr__(self) -> str:
         last = f"{self.loss_history[-1]:.4g}" if self.loss_history.size else "nan"
         return (f"Curve(kind={self.kind!r}, bends={self.bends.shape[0]}, P={self.bends.shape[1]}, "

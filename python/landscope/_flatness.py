@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _progress
 from . import _validation as val
+from ._equality import ValueEq
 from .models import Model
 from .spectra import ConvergenceError, eigsh, trace
 
@@ -51,8 +52,8 @@ CHUNK_BYTES = 256 * 2**20
 _MAX_LEVEL = 60
 
 
-@dataclass(frozen=True)
-class Flatness:
+@dataclass(frozen=True, eq=False)
+class Flatness(ValueEq):
     """Flatness measures at one point, from :func:`flatness`.
 
     ``values[name]`` is the measure, ``errors[name]`` its error: the residual bound ‖H x − λ x‖

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _progress
 from . import _validation as val
+from ._equality import ValueEq
 from .models import Model
 from .operators import Operator
 
@@ -47,8 +48,8 @@ def negative_count(H: Operator, bottom: np.ndarray, threshold: float, *, seed: i
     return max(index, float(neg)), err, False, "lanczos+slq"
 
 
-@dataclass(frozen=True)
-class Classification:
+@dataclass(frozen=True, eq=False)
+class Classification(ValueEq):
     """What :func:`classify` found at w.
 
     verdict: "local minimum" (λ_min > threshold), "strict saddle" (λ_min < −threshold),

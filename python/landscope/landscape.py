@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _progress
 from . import _validation as val
+from ._equality import ValueEq
 from ._loader import core as _core
 from .models import Model
 
@@ -69,6 +70,15 @@ class Directions(np.ndarray):
 
     def __array_finalize__(self, obj):
         self.metadata = dict(getattr(obj, "metadata", {}))
+
+    def __reduce__(self):  # pickles with its metadata (an ndarray subclass would drop it)
+        rebuild, args, state = super().__reduce__()
+        return rebuild, args, (state, self.metadata)
+
+    def __setstate__(self, state):
+        array_state, metadata = state
+        super().__setstate__(array_state)
+        self.metadata = dict(metadata)
 
 
 def _model(model) -> Model:
@@ -314,11 +324,12 @@ def _grid(name: str, x) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True)
-class Surface:
+@dataclass(frozen=True, eq=False)
+class Surface(ValueEq):
     """Metrics on the grid w + x_j d_1 (+ y_i d_2): ``values[name]`` has shape (len(y), len(x))
     (rows y, columns x, as ``matplotlib``'s ``contour(x, y, values)`` expects) or (len(x),).
-    ``done`` marks the points computed (all of them once the surface is complete)."""
+    ``done`` marks the points computed (all of them once the surface is complete). Surfaces
+    pickle, and are ``==`` when every field holds the same values."""
 
     x: np.ndarray
     y: Optional[np.ndarray]
@@ -549,12 +560,13 @@ def project(trajectory_or_params, w, directions) -> tuple[np.ndarray, np.ndarray
 
 # ---------------------------------------------------------------------------------- paths
 
-@dataclass(frozen=True)
-class Path:
+@dataclass(frozen=True, eq=False)
+class Path(ValueEq):
     """Metrics along a path between two parameter vectors at parameters t in [0, 1].
 
     ``barrier`` = max_t [L(t) − ((1 − t) L(0) + t L(1))] (Frankle et al. 2020), reached at
     ``barrier_t``; ≤ 0 when the loss is convex along the path. ``points`` (P, num) when asked for.
+    Paths pickle, and are ``==`` when every field holds the same values.
     """
 
     t: np.ndarray

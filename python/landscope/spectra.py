@@ -21,6 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import _validation as val
+from ._equality import ValueEq
 from . import _progress
 from ._loader import core as _core
 from .operators import as_operator, symmetric_matrix
@@ -116,9 +117,10 @@ def eigh(A, subset_by_index=None, subset_by_value=None, eigvals_only: bool = Fal
 # -------------------------------------------------------------------------------------------
 # Lanczos
 
-@dataclass(frozen=True)
-class EigshResult:
-    """Eigenpairs from :func:`eigsh`, ascending. ``residuals[i] = ‖A x_i − λ_i x_i‖``."""
+@dataclass(frozen=True, eq=False)
+class EigshResult(ValueEq):
+    """Eigenpairs from :func:`eigsh`, ascending. ``residuals[i] = ‖A x_i − λ_i x_i‖``.
+    Results pickle, and are ``==`` when every field holds the same values."""
 
     eigenvalues: np.ndarray
     eigenvectors: np.ndarray
@@ -161,6 +163,9 @@ class ConvergenceError(RuntimeError):
         self.eigenvalues = result.eigenvalues[mask]
         self.eigenvectors = result.eigenvectors[:, mask]
         self.residuals = result.residuals[mask]
+
+    def __reduce__(self):  # the constructor takes the result too
+        return type(self), (str(self), self.result)
 
 
 def _counter(bar) -> Optional[Callable[[int, int], None]]:
@@ -274,8 +279,8 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
 # -------------------------------------------------------------------------------------------
 # density and trace
 
-@dataclass(frozen=True)
-class SpectralDensity:
+@dataclass(frozen=True, eq=False)
+class SpectralDensity(ValueEq):
     """Stochastic Lanczos quadrature of the eigenvalue distribution of an n x n operator.
 
     ``nodes[p]`` and ``weights[p]`` are probe p's Gauss quadrature (weights sum to 1); the
@@ -369,8 +374,8 @@ def spectral_density(op, num_probes: int = 10, steps: int = 80, seed: int = 0, *
                            n=A.size, products=int(products), seed=seed)
 
 
-@dataclass(frozen=True)
-class TraceEstimate:
+@dataclass(frozen=True, eq=False)
+class TraceEstimate(ValueEq):
     """A stochastic trace estimate. ``estimate ± standard_error`` (one standard error)."""
 
     estimate: float

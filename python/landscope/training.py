@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _validation as val
 from . import schedules as _schedules
+from ._equality import equal
 from ._loader import core as _core
 from . import _progress
 from .models import Model
@@ -82,6 +83,19 @@ class Trajectory:
 
     def __len__(self) -> int:
         return len(self.columns["step"])
+
+    def __eq__(self, other) -> bool:
+        """Equal records: columns, params, state, optimizer state, status, message, config and
+        sharpness products (not ``elapsed``, the time the run took)."""
+        if self is other:
+            return True
+        if not isinstance(other, Trajectory):
+            return NotImplemented
+        return all(equal(getattr(self, k), getattr(other, k)) for k in
+                   ("columns", "params", "params_step", "_state", "_optimizer_state", "status", "message", "config",
+                    "sharpness_products"))
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def current_step(self) -> int:
@@ -482,3 +496,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, trajectory: Trajectory):
         super().__init__(f"training {trajectory.message}; the partial run is in .trajectory")
         self.trajectory = trajectory
+
+    def __reduce__(self):  # the constructor takes the trajectory, not the message
+        return type(self), (self.trajectory,)
