@@ -9,6 +9,10 @@ kernels of over-parameterized models, and their spectra, computed by a C++/Eigen
 >>> Hv = net.hvp(w, np.ones(net.num_params))
 >>> top = landscope.eigsh(net.hessian_operator(w), k=5, which="LA")   # matrix-free Lanczos
 >>> traj = landscope.train(net, w, landscope.optim.GD(0.5), 200, record=("sharpness",), progress=False)
+
+Models, optimizers, schedules and results pickle; :func:`sweep` runs a function over a grid of
+configurations here, on an executor or on a Dask cluster (``client=``), and keeps every finished
+row (``out=``). ``import landscope`` never imports Dask.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from .spectra import (
     trace,
 )
 from .training import Trajectory, TrainingInterrupted, train
+from ._sweep import SweepResult, sweep
 
 __version__ = _core.__version__
 
@@ -56,6 +61,8 @@ __all__ = [
     "train",
     "Trajectory",
     "TrainingInterrupted",
+    "sweep",
+    "SweepResult",
     "analysis",
     "optim",
     "problems",

@@ -13,8 +13,9 @@ import sys
 COMMANDS = """commands:
   info      print version, Eigen version, SIMD build, OpenMP and thread count
   report    the theory of non-convex training, measured and drawn, as an HTML page:
-            landscope report [--quick] [--out DIR] [--seed S] [--no-progress], or on your own
-            data: landscope report --data FILE.npz [--widths 64,64] [--loss ...] (--help)
+            landscope report [--quick] [--out DIR] [--seed S] [--no-progress]
+            [--scheduler ADDRESS | --workers N], or on your own data:
+            landscope report --data FILE.npz [--widths 64,64] [--loss ...] (--help)
   bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training|landscape]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
@@ -114,6 +115,13 @@ def _report(argv: list) -> int:
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
                         help="the progress bar on stderr even when it is not a terminal (as whole lines)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run the width study and the optimizer sweep on this Dask scheduler "
+                       "(e.g. tcp://10.0.0.5:8786; needs pip install \"landscope[dask]\")")
+    where.add_argument("--workers", type=_integer(1, 4096), default=None, metavar="N",
+                       help="run them on a local Dask cluster of N worker processes (the cores shared "
+                       "among them; needs pip install \"landscope[dask]\")")
     args = parser.parse_args(argv)
     data_only = ("widths", "activation", "loss", "num_classes", "steps", "lr")
     if args.data is None:
@@ -123,9 +131,12 @@ def _report(argv: list) -> int:
     if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
         parser.error(f"--lr: expected a finite rate > 0, got {args.lr}")
     own = _own_data(parser, args) if args.data is not None else None
+    from landscope._distributed import dask_client
     from landscope.report import report
 
-    rep = report(args.out, quick=args.quick, seed=args.seed, progress=args.progress, echo=print, data=own)
+    with dask_client(scheduler=args.scheduler, workers=args.workers) as client:
+        rep = report(args.out, quick=args.quick, seed=args.seed, progress=args.progress, echo=print, data=own,
+                     client=client)
     print(f"wrote {rep.index}")
     return 0 if rep.ok else 1
 

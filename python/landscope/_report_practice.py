@@ -9,12 +9,14 @@ restored afterwards).
 """
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 
 from . import landscape as _L
 from . import optim, schedules
 from . import report as _report  # Section, Verdict, _pyplot; looked up at call time (no import cycle)
+from ._sweep import sweep
 from .models import MLP
 from .training import train
 
@@ -282,6 +284,23 @@ def _schedules(total: int) -> dict:
     }
 
 
+def _practice_run(name: str, optimizer, net, w0, steps: int, schedule, ema: float, swa: tuple, measures: tuple,
+                  radius: float, seed: int) -> dict:
+    """One optimizer of the practice section (a task of its sweep): the run with EMA and SWA,
+    the losses of the iterate and its averages, and flatness at the iterate."""
+    traj = train(net, w0, optimizer, steps, schedule=schedule, ema=ema, swa=swa, record_every=10, progress=False)
+    rec = np.isfinite(traj["lr"])
+    want = optimizer.lr * schedule(traj["step"][rec])
+    fl = _L.flatness(net, traj.w, measures, radius=radius, seed=seed, progress=False)
+    return dict(
+        status=traj.status, loss=_f(net.loss(traj.w)), loss_ema=_f(net.loss(traj.ema)),
+        loss_swa=_f(net.loss(traj.swa)), swa_count=int(traj.swa_count), lr=_f(optimizer.lr),
+        distance=_f(np.linalg.norm(traj.w - w0)),
+        **{m: _f(fl[m]) for m in measures}, trace_error=_f(fl.errors["trace"]),
+        average_sharpness_error=_f(fl.errors["average_sharpness"]),
+        lr_error=_f(np.max(np.abs(traj["lr"][rec] - want) / optimizer.lr)), step=traj["step"], loss_curve=traj.loss)
+
+
 def practice(ctx) -> "_report.Section":
     """Learning-rate schedules, and five optimizers with EMA and SWA averaging on one small MLP
     problem: final losses of the iterate and its averages, and flatness at the iterate."""
@@ -310,22 +329,22 @@ def practice(ctx) -> "_report.Section":
     grid = np.arange(1000)
     curves = {k: sch(grid) for k, sch in _schedules(len(grid)).items()}
     sched_ok = all(np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(v <= 1 + 1e-12) for v in curves.values())
-    # (b) the optimizers
+    # (b) the optimizers: one sweep, in this process or on the report's Dask client
+    study = sweep(functools.partial(_practice_run, net=net, w0=w0, steps=steps, schedule=sched, ema=ema, swa=swa,
+                                    measures=measures, radius=radius, seed=ctx.seed),
+                  [{"name": name, "optimizer": opt} for name, opt in opts.items()], client=ctx.client, retries=0,
+                  progress=False)
+    if not study.ok:
+        e = study.errors[study.failed[0]]
+        raise RuntimeError(f"practice: the run of {study.configs[study.failed[0]]['name']} failed: "
+                           f"{e['type']}: {e['message']}")
     results, runs = {}, {}
     lr_err = 0.0
-    for i, (name, opt) in enumerate(opts.items()):
-        traj = train(net, w0, opt, steps, schedule=sched, ema=ema, swa=swa, record_every=10, progress=False)
-        rec = np.isfinite(traj["lr"])
-        want = opt.lr * sched(traj["step"][rec])
-        lr_err = max(lr_err, _f(np.max(np.abs(traj["lr"][rec] - want) / opt.lr)))
-        fl = _L.flatness(net, traj.w, measures, radius=radius, seed=ctx.seed, progress=False)
-        results[name] = dict(
-            status=traj.status, loss=_f(net.loss(traj.w)), loss_ema=_f(net.loss(traj.ema)),
-            loss_swa=_f(net.loss(traj.swa)), swa_count=int(traj.swa_count), lr=_f(opt.lr),
-            distance=_f(np.linalg.norm(traj.w - w0)),
-            **{m: _f(fl[m]) for m in measures}, trace_error=_f(fl.errors["trace"]),
-            average_sharpness_error=_f(fl.errors["average_sharpness"]))
-        runs[name] = (traj["step"], traj.loss)
+    for name, r in zip(opts, study.values):
+        r = dict(r)
+        runs[name] = (r.pop("step"), r.pop("loss_curve"))
+        lr_err = max(lr_err, r.pop("lr_error"))
+        results[name] = r
     finite = all(np.isfinite([r[k] for k in ("loss", "loss_ema", "loss_swa")]).all() for r in results.values())
     flat_finite = all(np.isfinite([r[m] for m in measures]).all() for r in results.values())
     budget = all(r["status"] == "budget" for r in results.values())

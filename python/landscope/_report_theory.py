@@ -7,11 +7,13 @@ report registers them in its ``SECTIONS``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import optim
+from ._sweep import sweep
 from .analysis import classify
 from .models import ProductToy, ShallowNet
 from .training import train
@@ -188,6 +190,28 @@ def saddles(ctx) -> "Section":
 _TANH2 = 4.0 / (3.0 * np.sqrt(3.0))   # max |tanh''| = |−2 tanh sech²|, at tanh = ±1/√3
 
 
+def _wide_run(m: int, X, y, init_seed: int, target: float, polish_tol: float, polish_width: int) -> dict:
+    """One width of the study (a task of the report's sweep): GD at η = 1/λ_max(K₀) for the PL
+    budget, the kernel recorded; the narrowest net is then trained on to an interpolating point
+    (``polish``, the trajectory of that run)."""
+    net = ShallowNet(X, y, width=m, activation="tanh")
+    w0 = net.init(init_seed)
+    eig0 = np.linalg.eigvalsh(net.tangent_kernel(w0))
+    eta = 1.0 / eig0[-1]
+    steps = 10 * int(np.ceil(np.log(1.0 / target) / (eta * eig0[0]) / 10))
+    tr = train(net, w0, optim.GD(eta), steps, record_every=10, record=("kernel_min", "kernel_drift"), progress=False)
+    polish = None
+    if m == polish_width:
+        # trained on until the residuals vanish to rounding: w* interpolates (L ≤ 1e-20)
+        polish = train(net, tr.w, optim.GD(eta), 20_000, tol=polish_tol, record_every=20_000, progress=False)
+    return dict(width=m, P=net.num_params, steps=steps, lam_min0=float(eig0[0]), lam_max0=float(eig0[-1]),
+                eta=float(eta), loss0=float(tr.loss[0]), loss_ratio=float(tr.loss[-1] / tr.loss[0]),
+                drift=float(tr.kernel_drift[-1]), max_drift=float(np.nanmax(tr.kernel_drift)),
+                kernel_min_ratio=float(np.nanmin(tr.kernel_min) / eig0[0]),
+                distance=float(np.linalg.norm(tr.w - w0)),
+                relative_distance=float(np.linalg.norm(tr.w - w0) / np.linalg.norm(w0)), trajectory=tr, polish=polish)
+
+
 def wide(ctx) -> "Section":
     """Shallow tanh nets of growing width on n = 10 points: GD at η = 1/λ_max(K₀) interpolates in
     the PL budget while the tangent kernel barely moves (less the wider), and at the interpolating
@@ -204,30 +228,24 @@ def wide(ctx) -> "Section":
     widths = (256, 1024, 4096) if ctx.quick else (256, 1024, 4096, 16384)
     init_seed = int(rng.integers(0, 2**32))
     target, polish_tol = 1e-4, 1e-20
+    # one sweep over the widths: in this process, or on the report's Dask client
+    study = sweep(functools.partial(_wide_run, X=X, y=y, init_seed=init_seed, target=target, polish_tol=polish_tol,
+                                    polish_width=widths[0]),
+                  {"m": list(widths)}, client=ctx.client, retries=0, progress=False)
+    if not study.ok:
+        e = study.errors[study.failed[0]]
+        raise RuntimeError(f"wide: the run of width {study.configs[study.failed[0]]['m']} failed: "
+                           f"{e['type']}: {e['message']}")
     rows, runs = [], []
-    split_net = split_w = None
-    for m in widths:
-        net = ShallowNet(X, y, width=m, activation="tanh")
-        w0 = net.init(init_seed)
-        eig0 = np.linalg.eigvalsh(net.tangent_kernel(w0))
-        eta = 1.0 / eig0[-1]
-        steps = 10 * int(np.ceil(np.log(1.0 / target) / (eta * eig0[0]) / 10))
-        tr = train(net, w0, optim.GD(eta), steps, record_every=10, record=("kernel_min", "kernel_drift"),
-                   progress=False)
-        r = dict(width=m, P=net.num_params, steps=steps, lam_min0=float(eig0[0]), lam_max0=float(eig0[-1]),
-                 eta=float(eta), loss0=float(tr.loss[0]), loss_ratio=float(tr.loss[-1] / tr.loss[0]),
-                 drift=float(tr.kernel_drift[-1]), max_drift=float(np.nanmax(tr.kernel_drift)),
-                 kernel_min_ratio=float(np.nanmin(tr.kernel_min) / eig0[0]),
-                 distance=float(np.linalg.norm(tr.w - w0)), relative_distance=float(np.linalg.norm(tr.w - w0)
-                                                                                    / np.linalg.norm(w0)))
+    for m, r in zip(widths, study.values):
+        r = dict(r)
+        tr, polish = r.pop("trajectory"), r.pop("polish")
         runs.append(r)
-        rows.append([m, r["P"], steps, f"{r['lam_min0']:.4g}", f"{r['lam_max0']:.4g}", f"{r['loss_ratio']:.1e}",
+        rows.append([m, r["P"], r["steps"], f"{r['lam_min0']:.4g}", f"{r['lam_max0']:.4g}", f"{r['loss_ratio']:.1e}",
                      f"{r['drift']:.3g}", f"{r['kernel_min_ratio']:.4f}", f"{r['distance']:.3g}",
                      f"{r['relative_distance']:.2e}"])
         if m == widths[0]:
-            split_net, split_traj = net, tr
-            # trained on until the residuals vanish to rounding: w* interpolates (L ≤ 1e-20)
-            polish = train(net, tr.w, optim.GD(eta), 20_000, tol=polish_tol, record_every=20_000, progress=False)
+            split_net, split_traj = ShallowNet(X, y, width=m, activation="tanh"), tr
             split_w, polish_status, polish_steps = polish.w, polish.status, int(polish.current_step)
     ms = np.array(widths, dtype=float)
     drifts = np.array([r["drift"] for r in runs])

@@ -38,6 +38,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _distributed
 from . import _progress
 from . import _validation as val
 from ._equality import ValueEq
@@ -426,7 +427,7 @@ def _fingerprint(model: Model, w, D, x, y, metrics, data, tol) -> str:
 
 
 def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None, data=None, tol: float = 1e-8,
-            progress: Optional[bool] = None, out=None) -> Surface:
+            progress: Optional[bool] = None, out=None, client=None) -> Surface:
     """The metrics on the grid w + x_j d_1 (+ y_i d_2), as a :class:`Surface`.
 
     Parameters
@@ -445,6 +446,14 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     out : a path: the surface is saved there (atomically) as rows finish, and a later call with
         the same arguments resumes from the points already done; a file made with different
         arguments raises ValueError
+    client : a ``dask.distributed.Client`` (or a scheduler address, or a
+        ``concurrent.futures.Executor``): the grid is split into blocks of consecutive points,
+        the model, w and the directions are sent once to each worker, and the blocks run there
+        (each on its worker's threads); ``out`` is saved as blocks arrive. The values are those
+        of the in-process run: loss and grad_norm bit for bit (:meth:`Model.losses` does not
+        depend on the thread count or on which points share a call); sharpness, min_eig and
+        accuracy when the workers' thread count is the caller's (to the solver's ``tol``
+        otherwise). None (default): in this process
 
     Loss and grad_norm are computed many points per C++ call (parallel over points and
     samples, GIL released); each point's values equal :meth:`Model.loss` to rounding.
@@ -503,30 +512,22 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
         return Surface(x=x, y=y, values={m: v.reshape(shape) for m, v in values.items()}, directions=D,
                        center=w, metadata=meta, done=done.reshape(shape).copy())
 
+    # chunks of c points (the same ones wherever they run), each with its coordinates
+    chunks = [(pts, coords[pts, :D.shape[1]]) for pts in (todo[i:i + c] for i in range(0, todo.size, c))]
     try:
-        for i in range(0, todo.size, c):
-            pts = todo[i:i + c]
-            W = np.asfortranarray(w[:, None] + D @ coords[pts, :D.shape[1]].T)
-            if idx is None:
-                got = _evaluate(ev, W, metrics, tol)
-            else:
-                got = {m: np.empty(pts.size) for m in metrics}
-                for j in range(pts.size):
-                    if "grad_norm" in metrics:
-                        f, g = model.loss_and_gradient(W[:, j], samples=idx)
-                        got["grad_norm"][j] = np.linalg.norm(g)
-                    else:
-                        f = model.loss(W[:, j], samples=idx)
-                    if "loss" in got:
-                        got["loss"][j] = f
-            for m in metrics:
-                values[m][pts] = got[m]
-            done[pts] = True
-            bar.update(int(done.sum()) - bar.n)
-            now = time.perf_counter()
-            if out is not None and (now - last_save > 1.0 or i + c >= todo.size):
-                result().save(out)
-                last_save = now
+        with _distributed.resolve(client) as runner:
+            blocks = _distributed.map_blocks(runner, _surface_points, (ev if idx is None else model, w, D),
+                                             (metrics, tol, idx), chunks)
+            for block, results in blocks:
+                for (pts, _), got in zip(block, results):
+                    for m in metrics:
+                        values[m][pts] = got[m]
+                    done[pts] = True
+                bar.update(int(done.sum()) - bar.n)
+                now = time.perf_counter()
+                if out is not None and (now - last_save > 1.0 or done.all()):
+                    result().save(out)
+                    last_save = now
     except BaseException:
         if out is not None and done.any():
             result().save(out)  # every finished point survives Ctrl-C
@@ -536,6 +537,26 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     s = result()
     return Surface(x=s.x, y=s.y, values=s.values, directions=s.directions, center=s.center, metadata=s.metadata,
                    done=None)
+
+
+def _surface_points(model: Model, w: np.ndarray, D: np.ndarray, metrics: tuple, tol: float, idx, chunk) -> dict:
+    """The metrics at one chunk of grid points, ``chunk`` = (their indices, their coordinates
+    (b, k)): one batched evaluation (or, over ``samples`` ``idx``, one call a point). The same
+    computation in this process and on a worker."""
+    pts, C = chunk
+    W = np.asfortranarray(w[:, None] + D @ C.T)
+    if idx is None:
+        return _evaluate(model, W, metrics, tol)
+    got = {m: np.empty(pts.size) for m in metrics}
+    for j in range(pts.size):
+        if "grad_norm" in metrics:
+            f, g = model.loss_and_gradient(W[:, j], samples=idx)
+            got["grad_norm"][j] = np.linalg.norm(g)
+        else:
+            f = model.loss(W[:, j], samples=idx)
+        if "loss" in got:
+            got["loss"][j] = f
+    return got
 
 
 # ------------------------------------------------------------------- trajectories on a slice
@@ -603,19 +624,42 @@ def path_from_values(t: np.ndarray, values: dict, points=None, metadata=None) ->
 
 
 def interpolate(model, w_a, w_b, num: int = 51, metrics=("loss",), *, points: bool = False, data=None,
-                tol: float = 1e-8) -> Path:
+                tol: float = 1e-8, client=None) -> Path:
     """The metrics along the straight line (1 − t) w_a + t w_b, t = 0 … 1 in ``num`` steps, with
-    the loss barrier (a :class:`Path`). ``points=True`` keeps the parameter vectors."""
+    the loss barrier (a :class:`Path`). ``points=True`` keeps the parameter vectors.
+    ``client`` (a ``dask.distributed.Client``, a scheduler address or a
+    ``concurrent.futures.Executor``) evaluates blocks of t on its workers, with the model and
+    the endpoints sent once to each, giving the values of the in-process run (see
+    :func:`surface`)."""
     model = _model(model)
     P = model.num_params
     a = val.as_params(w_a, P, "w_a")
     b = val.as_params(w_b, P, "w_b")
     num = val.integer("num", num, 2)
     t = np.linspace(0.0, 1.0, num)
-    W = np.asfortranarray(a[:, None] * (1 - t) + b[:, None] * t)
-    values = evaluate(model, W, metrics, data=data, tol=tol)
+    if client is None:
+        W = np.asfortranarray(a[:, None] * (1 - t) + b[:, None] * t)
+        values = evaluate(model, W, metrics, data=data, tol=tol)
+    else:
+        ev = _on_data(model, data)
+        metrics = _metrics(metrics, ev)
+        c = _chunk(P, metrics)
+        chunks = [t[i:i + c] for i in range(0, num, c)]
+        parts = {}
+        with _distributed.resolve(client) as runner:
+            for block, results in _distributed.map_blocks(runner, _path_points, (ev, a, b), (metrics, tol), chunks):
+                for tc, got in zip(block, results):
+                    parts[float(tc[0])] = got
+        values = {m: np.concatenate([parts[float(tc[0])][m] for tc in chunks]) for m in metrics}
+        W = np.asfortranarray(a[:, None] * (1 - t) + b[:, None] * t) if points else None
     return path_from_values(t, values, W if points else None,
                             {"kind": "linear", "metrics": list(values), "version": _core.__version__})
+
+
+def _path_points(model: Model, a: np.ndarray, b: np.ndarray, metrics: tuple, tol: float, t: np.ndarray) -> dict:
+    """The metrics at the points (1 − t) a + t b of one chunk of t (as :func:`interpolate` forms
+    them in this process)."""
+    return _evaluate(model, np.asfortranarray(a[:, None] * (1 - t) + b[:, None] * t), metrics, tol)
 
 
 from ._connect import CURVES, Curve, align, connect  # noqa: E402  (they use this module's public API)

@@ -82,8 +82,9 @@ class Report:
 
 
 class _Context:
-    def __init__(self, folder: str, quick: bool, seed: int, data: Optional["OwnData"] = None):
+    def __init__(self, folder: str, quick: bool, seed: int, data: Optional["OwnData"] = None, client=None):
         self.folder, self.quick, self.seed, self.data = folder, quick, seed, data
+        self.client = client  # where the sections' sweeps run (None: in this process)
 
     def save(self, fig, name: str) -> str:
         fig.savefig(os.path.join(self.folder, name), dpi=100)
@@ -411,15 +412,18 @@ def _write(path: str, text: str) -> None:
 
 def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0, sections=None,
            progress: Optional[bool] = None, echo: Optional[Callable[[str], None]] = None,
-           data: Optional[OwnData] = None) -> Report:
+           data: Optional[OwnData] = None, client=None) -> Report:
     """Runs the report's sections and writes ``out/index.html``, ``out/report.json`` and the
     figures and raw results beside them. ``quick`` uses smaller problems; ``sections`` a subset
     of :data:`SECTIONS` (default all); ``echo`` receives one summary line per section (the CLI
     prints them, above the progress bar). ``data`` (an :class:`OwnData`) runs the section on your
     own model and data instead. ``progress``: a progress bar on stderr over the sections, named
     after the one running (None: only when stderr is a terminal; True: also elsewhere, as whole
-    lines every few seconds; False: never). Every run with the same arguments computes the same
-    numbers."""
+    lines every few seconds; False: never). ``client`` (a ``dask.distributed.Client``, a scheduler
+    address or a ``concurrent.futures.Executor``) runs the sweeps of the width study (``wide``)
+    and of the optimizers (``practice``) there, one task per width or optimizer. Every run with
+    the same arguments computes the same numbers (on a cluster, to rounding: the workers'
+    thread count may differ from this process's)."""
     seed = val.integer("seed", seed, 0, 2**32 - 1)
     keys = list(SECTIONS) if sections is None else list(sections)
     if data is not None:
@@ -435,7 +439,7 @@ def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0,
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise ValueError(f"out: cannot create the folder {folder!r} ({e.strerror})") from None
-    ctx = _Context(folder, bool(quick), seed, data)
+    ctx = _Context(folder, bool(quick), seed, data, client)
     runs = [SECTIONS[k] if k != "data" else ("Your data", _own_data) for k in keys]
     bar = _progress.bar(runs[0][0] if runs else "report", len(runs), progress=progress, unit="sections",
                         rate=False, tick=True)
