@@ -214,16 +214,16 @@ def map_blocks(runner: Runner, fn: Callable, shared: tuple, constants: tuple, it
         remote = tuple(client.scatter(obj, broadcast=True, hash=False) for obj in shared)
         futures = {client.submit(_run_block, fn, None, len(remote), *remote, constants, block, pure=False): block
                    for block in blocks}
-        completed = distributed.as_completed(list(futures))
+        completed = distributed.as_completed(list(futures), with_results=True)
     else:
         ex = runner.client
         threads = executor_threads(ex)
         futures = {ex.submit(_run_block, fn, threads, len(shared), *shared, constants, block): block
                    for block in blocks}
-        completed = concurrent.futures.as_completed(list(futures))
+        completed = ((fut, fut.result()) for fut in concurrent.futures.as_completed(list(futures)))
     try:
-        for fut in completed:
-            yield futures[fut], fut.result()
+        for fut, results in completed:
+            yield futures[fut], results
     finally:
         for fut in futures:
             if not fut.done():

@@ -519,7 +519,8 @@ def _run_remote(runner, fn, configs, passed, todo, attempts, retries, finish) ->
             return client.submit(_run_row, fn, configs[i], passed[i], None, key=key, pure=False)
 
         futures = {submit(i): i for i in todo}
-        completed = distributed.as_completed(list(futures))
+        # results fetched as tasks finish (a round trip each in the background, not in this loop)
+        completed = distributed.as_completed(list(futures), with_results=True, raise_errors=False)
     else:
         ex = runner.client
         threads = _distributed.executor_threads(ex)
@@ -536,12 +537,10 @@ def _run_remote(runner, fn, configs, passed, todo, attempts, retries, finish) ->
                 finish(i, _lost(e))
         completed = _Completed(futures)
     try:
-        for fut in completed:
+        for fut, row in completed:
             i = futures.pop(fut)
-            try:
-                row = fut.result()
-            except Exception as e:  # the task itself was lost: a dead worker, a broken pool
-                row = _lost(e)
+            if isinstance(row, BaseException):  # the task itself was lost: a dead worker, a broken pool
+                row = _lost(row)
             if row["error"] is not None and attempts[i] <= retries:
                 try:
                     again = submit(i)
@@ -562,7 +561,8 @@ def _lost(exc: BaseException) -> dict:
 
 
 class _Completed:
-    """``concurrent.futures.as_completed`` that takes more futures while it runs (like Dask's)."""
+    """``concurrent.futures.as_completed`` that takes more futures while it runs and yields their
+    results (like Dask's ``as_completed(with_results=True, raise_errors=False)``)."""
 
     def __init__(self, futures):
         self._pending = set(futures)
@@ -571,8 +571,12 @@ class _Completed:
         self._pending.add(fut)
 
     def __iter__(self):
+        """(future, its result or its exception) as futures finish."""
         while self._pending:
             done, _ = concurrent.futures.wait(self._pending, return_when=concurrent.futures.FIRST_COMPLETED)
             for fut in done:
                 self._pending.discard(fut)
-                yield fut
+                try:
+                    yield fut, fut.result()
+                except Exception as e:
+                    yield fut, e
