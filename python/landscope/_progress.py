@@ -14,6 +14,7 @@ tqdm is imported only when a bar is shown.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ _COUNT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} [{elapsed}
 _OPEN = "{desc}: {n_fmt}{unit} [{elapsed}<rate>{postfix}]"
 _PHASE = "{desc} ... {elapsed_s:.1f} s"
 _RATE = ", {speed}"
+_STATS = re.compile(r"\[[^\]]*\]")  # the times and rates of a bar's line
 
 _transient = False  # set by transient()
 _Bar = None  # the tqdm subclass, made on first use
@@ -89,18 +91,24 @@ class Off:
 
 class _Lines:
     """The stream of a bar off a terminal: each redraw becomes one whole line, an unchanged
-    redraw none; carriage returns, erasures and cursor moves are dropped."""
+    redraw none; carriage returns, erasures and cursor moves are dropped. The bar's last state,
+    written as it closes, is left out when it differs from the line before only in the times
+    and rates in brackets (the count was written just before)."""
 
     def __init__(self, stream):
         self._stream = stream
         self._last: Optional[str] = None
+        self.closing = False  # set by the bar's close
         self.encoding = getattr(stream, "encoding", None)
 
     def write(self, s: str) -> None:
         text = str(s).replace("\x1b[A", "").replace("\r", "").replace("\n", "").rstrip()
-        if text and text != self._last:
-            self._last = text
-            self._stream.write(text + "\n")
+        if not text or text == self._last:
+            return
+        if self.closing and self._last is not None and _STATS.sub("", text) == _STATS.sub("", self._last):
+            return
+        self._last = text
+        self._stream.write(text + "\n")
 
     def flush(self) -> None:
         self._stream.flush()
@@ -145,6 +153,8 @@ def _bar_class():
                     stop.set()
                     self._ticker.join()
                     self._stop = None
+                if isinstance(getattr(getattr(self, "fp", None), "_wrapped", None), _Lines):
+                    self.fp.closing = True
                 super().close()
 
         _Bar = Bar

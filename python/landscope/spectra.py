@@ -180,6 +180,10 @@ def _counter(bar) -> Optional[Callable[[int, int], None]]:
     return report
 
 
+def _restarts(n: int) -> str:
+    return f"{n} restart" + ("" if n == 1 else "s")
+
+
 _LANCZOS = _core.LanczosOptions()  # the engine's defaults, written once in spectra.hpp
 
 
@@ -249,7 +253,7 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
                         postfix=f"filling a basis of {ncv_eff} vectors")  # the first restart can take long
 
     def hook(p: dict) -> bool:
-        bar.set_postfix_str(f"restart {p['restarts']}, {p['converged']}/{p['wanted']} converged, "
+        bar.set_postfix_str(f"{_restarts(p['restarts'])}, {p['converged']}/{p['wanted']} converged, "
                             f"residual {p['max_residual']:.1e}", refresh=False)
         bar.update(p["products"] - bar.n)
         if callback is not None:
@@ -259,7 +263,7 @@ def eigsh(op, k: int = _LANCZOS.k, which: str = _LANCZOS.which, tol: float = _LA
 
     try:
         raw = _core.lanczos(A._op, o, hook)  # hook: Ctrl-C too
-        bar.set_postfix_str(f"{raw.restarts} restarts, {raw.num_converged}/{k} converged"
+        bar.set_postfix_str(f"{_restarts(raw.restarts)}, {raw.num_converged}/{k} converged"
                             + ("" if raw.status == "converged" else f", {raw.status}"), refresh=False)
         bar.update(raw.products - bar.n)
     finally:
