@@ -7,8 +7,12 @@ The numpy reference is built by reference.py on the same data.
 Operations: gradient, HVP (one vector), tangent kernel, dense Hessian (S1 and M1 only).
 Prints a markdown table of medians, their spread ((max − min) / median of the timed runs) and
 ratios (landscope / numpy); --json writes the figures (with every timed run).
+--peers jax,torch adds those frameworks where installed (peers.py: the same losses with jitted
+JAX grad and forward-over-reverse HVP, torch.func grad and jvp of grad; dense Hessians as their
+HVPs over the unit vectors), each checked against landscope before it is timed, and the ratio
+landscope / fastest of numpy and the peers.
 
-    python bench/bench_derivatives.py [--quick] [--problems S1,M1] [--repeats 7] [--json out.json]
+    python bench/bench_derivatives.py [--quick] [--problems S1,M1] [--repeats 7] [--peers jax,torch] [--json out.json]
     landscope bench --quick
 """
 from __future__ import annotations
@@ -51,10 +55,12 @@ def build(name: str, seed: int = 0):
     return model, ref, w
 
 
-def timings(fn, repeats: int, min_time: float = 0.0) -> list:
-    """Seconds of each timed run of fn() after a warm-up: at least ``repeats`` runs, and more
-    (up to 100) until ``min_time`` seconds have passed."""
-    fn()  # warm-up
+def timings(fn, repeats: int, min_time: float = 0.0, warm_up: bool = True) -> list:
+    """Seconds of each timed run of fn() after a warm-up (unless ``warm_up`` is False, for a
+    caller that has run fn already): at least ``repeats`` runs, and more (up to 100) until
+    ``min_time`` seconds have passed."""
+    if warm_up:
+        fn()
     times = []
     start = time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 100):
@@ -195,13 +201,90 @@ def hessian_flops(model) -> float:
     return flops
 
 
-def run(problems, repeats: int, quick: bool) -> dict:
+def load_peers():
+    """The peers module (bench/peers.py), imported only when --peers asks for it."""
+    try:  # installed as landscope.bench
+        from . import peers
+    except ImportError:  # run as a script from bench/ (or bench/ on sys.path)
+        import peers  # type: ignore[no-redef]
+    return peers
+
+
+def peer_names(parse, text) -> list:
+    """--peers: the named peers that import (a note on stderr for each one that does not);
+    an unknown name is a usage error."""
+    if text is None:
+        return []
+    peers = load_peers()
+    try:
+        names = peers.parse(text)
+    except ValueError as e:
+        parse.error(f"--peers: {e}")
+    return peers.available(names)
+
+
+def peer_versions(names) -> dict:
+    peers = load_peers()
+    return {name: peers.version(name) for name in names}
+
+
+def mismatch(prog: str, peer: str, what: str, problem: str, error: float) -> None:
+    """A peer whose result differs from landscope's: a loud line on stderr."""
+    tol = load_peers().TOLERANCE
+    print(f"{prog}: MISMATCH: {peer}'s {what} on {problem} differs from landscope's by {error:.2e} (relative), "
+          f"more than {tol:g}: it is not the same function, so it is not timed", file=sys.stderr, flush=True)
+
+
+def time_peers(name, w, v, expected, peer_list, repeats: int, quick: bool, prog: str) -> dict:
+    """{operation: {peer: figures}}: each peer's gradient, HVP and (for DENSE) Hessian, checked
+    against landscope's result first (the check is the warm-up, which compiles JAX's jit)."""
+    peers = load_peers()
+    out = {}
+    for peer_name in peer_list:
+        peer = peers.for_problem(peer_name, name)
+        for op in ("gradient", "hvp", "hessian"):
+            if op not in expected:
+                continue
+            fn = peer.timed(op, w, v)
+            result = peer.hvp(w, v) if op == "hvp" else getattr(peer, op)(w)
+            error = peers.rel_error(result, expected[op])
+            del result
+            figures = dict(rel_error=error, ok=error <= peers.TOLERANCE, s=None, spread=None, runs_s=None)
+            if figures["ok"]:
+                reps = (1 if quick else 3) if op == "hessian" else repeats
+                runs = timings(fn, reps, min_time=0.0 if quick or op == "hessian" else 0.5, warm_up=op != "hessian")
+                figures.update(s=statistics.median(runs), spread=spread(runs), runs_s=runs)
+            else:
+                mismatch(prog, peer_name, op, name, error)
+            out.setdefault(op, {})[peer_name] = figures
+            print(f"  {name} {op}: {peer_name} "
+                  f"{fmt_time(figures['s'], 'not timed')} (relative error {error:.1e})", file=sys.stderr, flush=True)
+        del peer
+    return out
+
+
+def fastest(entry: dict) -> None:
+    """Add the fastest of numpy and the peers (that matched landscope), and landscope / it."""
+    times = {"numpy": entry["numpy_s"]}
+    times.update({p: f["s"] for p, f in entry.get("peers", {}).items() if f["s"] is not None})
+    best = min(times, key=times.get)
+    entry.update(fastest_peer=best, fastest_peer_s=times[best], ratio_fastest=entry["landscope_s"] / times[best])
+
+
+def run(problems, repeats: int, quick: bool, peer_list=(), prog: str = "landscope bench") -> dict:
     results = []
     rate = gemm_rate(repeats=3 if quick else 5)
     for name in problems:
         model, ref, w = build(name)
         P = model.num_params
         v = np.random.default_rng(1).standard_normal(P)
+        peer_times = {}
+        if peer_list:
+            expected = {"gradient": model.gradient(w), "hvp": model.hvp(w, v)}
+            if name in DENSE:
+                expected["hessian"] = model.hessian(w)
+            peer_times = time_peers(name, w, v, expected, peer_list, repeats, quick, prog)
+            del expected
         ops = {
             "gradient": (lambda: model.gradient(w), lambda: ref.gradient(w)),
             "hvp": (lambda: model.hvp(w, v), lambda: ref.hvp(w, v)),
@@ -219,6 +302,9 @@ def run(problems, repeats: int, quick: bool) -> dict:
             entry = dict(problem=name, P=P, op=op, numpy_s=t_np, landscope_s=t_ours, ratio=t_ours / t_np,
                          numpy_spread=spread(runs_np), landscope_spread=spread(runs_ours),
                          numpy_runs_s=runs_np, landscope_runs_s=runs_ours)
+            if op in peer_times:
+                entry["peers"] = peer_times[op]
+                fastest(entry)
             if op == "hessian":
                 entry["peak_bytes"] = peak_memory(ours)
                 entry["peak_over_hessian"] = (entry["peak_bytes"] / (8.0 * P * P)
@@ -234,9 +320,18 @@ def run(problems, repeats: int, quick: bool) -> dict:
         machine=dict(python=platform.python_version(), numpy=np.__version__, cpu=platform.processor(),
                      gemm_gflops=rate),
         landscope=landscope.info(),
+        peers=peer_versions(peer_list),
         repeats=repeats,
         results=results,
     )
+
+
+def mismatches(report: dict) -> list:
+    """(problem, operation, peer) of every peer result that differed from landscope's (the rows
+    of bench_derivatives' "results" and bench_spectra's "lanczos")."""
+    rows = report.get("results", []) + report.get("lanczos", [])
+    return [(r["problem"], r.get("op", "hvp"), p) for r in rows for p, f in r.get("peers", {}).items()
+            if not f["ok"]]
 
 
 def fmt_time(t, missing: str = "") -> str:
@@ -245,12 +340,30 @@ def fmt_time(t, missing: str = "") -> str:
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
+def peer_cell(figures) -> str:
+    """A peer's time in a table: its median, MISMATCH, or — (not run)."""
+    if figures is None:
+        return "—"
+    if not figures["ok"]:
+        return f"MISMATCH ({figures['rel_error']:.1e})"
+    return fmt_time(figures["s"])
+
+
 def table(report: dict) -> str:
+    names = list(report.get("peers") or {})
+    peer_head = "".join(f" {p} |" for p in names)
+    fast_head = " fastest peer | landscope / fastest |" if names else ""
     lines = [
-        "| problem | P | operation | numpy | landscope | ratio | spread numpy / landscope | notes |",
-        "|---|---:|---|---:|---:|---:|---:|---|",
+        f"| problem | P | operation | numpy |{peer_head} landscope | ratio |{fast_head} spread numpy / landscope | "
+        f"notes |",
+        "|---|---:|---|---:|" + "---:|" * len(names) + "---:|---:|" + ("---|---:|" if names else "") + "---:|---|",
     ]
     for r in report["results"]:
+        peer_cells = "".join(f" {peer_cell(r.get('peers', {}).get(p)) if r['landscope_s'] is not None else ''} |"
+                             for p in names)
+        fast_cells = ""
+        if names:
+            fast_cells = (f" {r['fastest_peer']} | {r['ratio_fastest']:.3f} |" if "ratio_fastest" in r else " | |")
         notes = ""
         if r["op"] == "hessian":
             if r.get("peak_over_hessian") is not None:
@@ -259,8 +372,8 @@ def table(report: dict) -> str:
             notes += f"{r['gflops']:.0f} GFLOP/s of {r['gemm_gflops']:.0f} GEMM"
         spreads = ("" if r["landscope_spread"] is None else
                    f"{fmt_spread(r['numpy_spread'])} / {fmt_spread(r['landscope_spread'])}")
-        lines.append(f"| {r['problem']} | {r['P']:,} | {r['op']} | {fmt_time(r['numpy_s'])} | "
-                     f"{fmt_time(r['landscope_s'])} | {r['ratio']:.3f} | {spreads} | {notes} |")
+        lines.append(f"| {r['problem']} | {r['P']:,} | {r['op']} | {fmt_time(r['numpy_s'])} |{peer_cells} "
+                     f"{fmt_time(r['landscope_s'])} | {r['ratio']:.3f} |{fast_cells} {spreads} | {notes} |")
     info = report["landscope"]
     lines.append("")
     lines.append(f"landscope {info['version']} ({info['isa']}, Eigen {info['eigen']}, OpenMP "
@@ -268,7 +381,18 @@ def table(report: dict) -> str:
                  f"{report['machine']['numpy']}; medians of >= {report['repeats']} runs, spread = "
                  f"(max − min) / median; ratio = landscope / numpy; "
                  f"GEMM rate {report['machine']['gemm_gflops']:.0f} GFLOP/s.")
+    if names:
+        lines.append(peer_footnote(report["peers"]) + " landscope / fastest = landscope / the fastest of numpy "
+                     "and the peers.")
     return "\n".join(lines)
+
+
+def peer_footnote(versions: dict) -> str:
+    how = {"jax": "jit", "torch": "torch.func"}
+    peers = load_peers()
+    return (", ".join(f"{p} {v} ({how.get(p, p)})" for p, v in versions.items()) +
+            f": float64, timed on their own arrays, after a check against landscope (relative error "
+            f"<= {peers.TOLERANCE:g}).")
 
 
 def emit(text: str, report: dict, path) -> None:
@@ -288,15 +412,20 @@ def main(argv=None) -> int:
     parse.add_argument("--repeats", type=positive_int, default=None,
                        help="timed runs per operation, of which the median is reported (default: 3 with "
                             "--quick, else 9)")
+    parse.add_argument("--peers", metavar="NAMES", default=None,
+                       help="also time these frameworks where installed (comma-separated: jax,torch); each "
+                            "is checked against landscope first, and one that is not installed is skipped "
+                            "with a note")
     parse.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parse.parse_args(argv)
     problems = problem_list(parse, "--problems", args.problems)
     check_output(parse, args.json)
+    peer_list = peer_names(parse, args.peers)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     warn_if_busy(parse.prog)
-    report = run(problems, repeats, args.quick)
+    report = run(problems, repeats, args.quick, peer_list, parse.prog)
     emit(table(report), report, args.json)
-    return 0
+    return 1 if mismatches(report) else 0
 
 
 if __name__ == "__main__":

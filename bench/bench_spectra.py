@@ -9,12 +9,15 @@
    with time, products, convergence and agreement (max |Δλ| / max|λ| against the dense
    spectrum where available, else against scipy when it converged).
    The peak memory of landscope's solve is reported in vectors of length P.
+   With --peers jax,torch (where installed): also scipy's eigsh over each peer's HVP
+   (peers.py) for the 10 largest, the peer's HVP checked against landscope's first, and
+   the ratio landscope / the fastest ARPACK run (over landscope's or a peer's HVP).
 2. Dense landscope.eigh against numpy.linalg.eigh (all pairs) and eigvalsh (values only) on
    random symmetric matrices of n = 1000, 2000, 4000.
 
 Times are medians of the timed runs, with their spread ((max − min) / median).
 
-    python bench/bench_spectra.py [--quick] [--problems S1,M1] [--repeats 3] [--json out.json]
+    python bench/bench_spectra.py [--quick] [--problems S1,M1] [--repeats 3] [--peers jax,torch] [--json out.json]
 """
 from __future__ import annotations
 
@@ -27,13 +30,15 @@ import time
 import numpy as np
 
 try:  # installed as landscope.bench
-    from .bench_derivatives import (build, check_output, emit, fmt_spread, fmt_time, median_time,
-                                    parser, peak_memory, positive_int, problem_list, spread, timings, warn_if_busy)
+    from .bench_derivatives import (build, check_output, emit, fmt_spread, fmt_time, load_peers, median_time,
+                                    mismatch, mismatches, parser, peak_memory, peer_footnote, peer_names,
+                                    peer_versions, positive_int, problem_list, spread, timings, warn_if_busy)
 except ImportError:  # run as a script from bench/
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_derivatives import (build, check_output, emit, fmt_spread, fmt_time,  # type: ignore[no-redef]
-                                   median_time, parser, peak_memory, positive_int, problem_list, spread, timings,
-                                   warn_if_busy)
+                                   load_peers, median_time, mismatch, mismatches, parser, peak_memory,
+                                   peer_footnote, peer_names, peer_versions, positive_int, problem_list, spread,
+                                   timings, warn_if_busy)
 
 import landscope
 from landscope._validation import available_memory
@@ -46,18 +51,20 @@ class _Budget(Exception):
     pass
 
 
-def scipy_eigsh(model, w, which: str, budget: int, seconds: float):
-    """ARPACK over landscope's HVP: (values or None, products, seconds, status)."""
+def scipy_eigsh(model, w, which: str, budget: int, seconds: float, hvp=None):
+    """ARPACK over landscope's HVP, or over ``hvp`` (v -> H v, numpy): (values or None,
+    products, seconds, status)."""
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
     P = model.num_params
     count = [0]
+    product = hvp if hvp is not None else (lambda v: model.hvp(w, v))
 
     def matvec(v):
         count[0] += 1
         if count[0] > budget or time.perf_counter() - t0 > seconds:
             raise _Budget
-        return model.hvp(w, np.ravel(v))
+        return product(np.ravel(v))
 
     op = LinearOperator((P, P), matvec=matvec, dtype=np.float64)
     t0 = time.perf_counter()
@@ -75,7 +82,32 @@ def ours(model, w, which: str):
     return landscope.eigsh(model.hessian_operator(w), k=K, which=which, tol=TOL, progress=False)
 
 
-def run_lanczos(problems, repeats: int, budget: int, seconds: float, with_scipy: bool) -> list:
+def peer_eigsh(name, model, w, peer_list, budget: int, seconds: float, prog: str) -> dict:
+    """{peer: figures} of scipy's eigsh (10 largest) over each peer's HVP, after checking that
+    HVP against landscope's on one vector."""
+    peers = load_peers()
+    v = np.random.default_rng(1).standard_normal(model.num_params)
+    expected = model.hvp(w, v)
+    out = {}
+    for peer_name in peer_list:
+        peer = peers.for_problem(peer_name, name)
+        error = peers.rel_error(peer.hvp(w, v), expected)
+        figures = dict(rel_error=error, ok=error <= peers.TOLERANCE)
+        if figures["ok"]:
+            vals, products, secs, status = scipy_eigsh(model, w, "LA", budget, seconds, hvp=peer.matvec(w))
+            figures.update(s=secs, products=products, status=status,
+                           eigenvalues=None if vals is None else vals.tolist())
+            print(f"  {name} LA: scipy over {peer_name}'s HVP {secs:.3g} s / {products} products ({status})",
+                  file=sys.stderr, flush=True)
+        else:
+            mismatch(prog, peer_name, "hvp", name, error)
+        out[peer_name] = figures
+        del peer
+    return out
+
+
+def run_lanczos(problems, repeats: int, budget: int, seconds: float, with_scipy: bool, peer_list=(),
+                prog: str = "landscope bench spectra") -> list:
     rows = []
     for name in problems:
         model, _, w = build(name)
@@ -124,6 +156,18 @@ def run_lanczos(problems, repeats: int, budget: int, seconds: float, with_scipy:
                 row["eigvalsh_s"] = t_dense
             if with_scipy and row.get("scipy_status") == "converged" and t_ours is not None:
                 row["ratio"] = t_ours / row["scipy_s"]
+            if with_scipy and peer_list and which == "LA":
+                row["peers"] = peer_eigsh(name, model, w, peer_list, budget, seconds, prog)
+                arpack = {"landscope HVP": row["scipy_s"]} if row["scipy_status"] == "converged" else {}
+                for p, f in row["peers"].items():
+                    if f.get("eigenvalues") is not None:  # against landscope's values
+                        f["agreement"] = float(np.max(np.abs(vals - f["eigenvalues"])) / np.max(np.abs(vals)))
+                    if f["ok"] and f["status"] == "converged":
+                        arpack[f"{p} HVP"] = f["s"]
+                if arpack and t_ours is not None:
+                    best = min(arpack, key=arpack.get)
+                    row.update(fastest_arpack=best, fastest_arpack_s=arpack[best],
+                               ratio_fastest=t_ours / arpack[best])
             rows.append(row)
             print(f"  {name} {which}: landscope {t_ours if t_ours is not None else float('nan'):.3g} s / "
                   f"{products} products; scipy {row.get('scipy_s', float('nan')):.3g} s / "
@@ -165,14 +209,33 @@ def _t(t):
     return fmt_time(t, "—")
 
 
+def _peer_arpack(figures) -> str:
+    if figures is None:
+        return "—"
+    if not figures["ok"]:
+        return f"MISMATCH ({figures['rel_error']:.1e})"
+    if figures["status"] != "converged":
+        return f"{figures['status']}"
+    return f"{_t(figures['s'])} / {figures['products']}"
+
+
 def table(report: dict) -> str:
+    names = list(report.get("peers") or {})
+    peer_head = "".join(f" scipy eigsh ({p} HVP) / products |" for p in names)
+    fast_head = " fastest ARPACK | landscope / fastest |" if names else ""
     lines = [
-        "| problem | P | which | landscope | spread | products | scipy eigsh (landscope HVP) | products | ratio | "
-        "dense eigvalsh | agreement | notes |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| problem | P | which | landscope | spread | products | scipy eigsh (landscope HVP) | products | ratio |"
+        f"{peer_head}{fast_head} dense eigvalsh | agreement | notes |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names) + ("---|---:|" if names else "") +
+        "---:|---:|---|",
     ] if report["lanczos"] else []
     for r in report["lanczos"]:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "—"
+        peer_cells = "".join(f" {_peer_arpack(r.get('peers', {}).get(p))} |" for p in names)
+        fast_cells = ""
+        if names:
+            fast_cells = (f" {r['fastest_arpack']} | {r['ratio_fastest']:.2f} |" if "ratio_fastest" in r
+                          else " — | — |")
         notes = []
         if not r["landscope_converged"]:
             notes.append("landscope NOT converged")
@@ -184,7 +247,7 @@ def table(report: dict) -> str:
         lines.append(f"| {r['problem']} | {r['P']:,} | {r['which']} | {_t(r['landscope_s'])} | "
                      f"{fmt_spread(r['landscope_spread'])} | {r['landscope_products']} | {_t(r.get('scipy_s'))} | "
                      f"{r.get('scipy_products', '—')} | "
-                     f"{ratio} | {_t(r.get('eigvalsh_s'))} | {agree} | {'; '.join(notes)} |")
+                     f"{ratio} |{peer_cells}{fast_cells} {_t(r.get('eigvalsh_s'))} | {agree} | {'; '.join(notes)} |")
     if report["dense"]:
         lines += ["", "| n | operation | numpy | landscope | ratio | spread numpy / landscope |",
                   "|---:|---|---:|---:|---:|---:|"]
@@ -196,6 +259,9 @@ def table(report: dict) -> str:
               f"{report['machine']['numpy']}, scipy {report['machine']['scipy']}; k={K}, tol={TOL:g}; "
               f"medians of {report['repeats']} runs (1 for P >= 100,000), spread = (max − min) / median; "
               f"ratio = landscope / scipy (Lanczos), landscope / numpy (dense)."]
+    if names:
+        lines.append(peer_footnote(report["peers"]) + " scipy's eigsh over a peer's HVP: the 10 largest only; "
+                     "landscope / fastest = landscope / the fastest converged ARPACK run.")
     return "\n".join(lines)
 
 
@@ -232,6 +298,10 @@ def main(argv=None) -> int:
     parse.add_argument("--budget", type=positive_int, default=3000, help="products before scipy's eigsh is stopped")
     parse.add_argument("--scipy-seconds", type=_seconds, default=150.0, help="seconds before scipy's eigsh is stopped")
     parse.add_argument("--no-scipy", action="store_true", help="skip scipy's eigsh")
+    parse.add_argument("--peers", metavar="NAMES", default=None,
+                       help="also scipy's eigsh (10 largest) over these frameworks' HVP where installed "
+                            "(comma-separated: jax,torch); each HVP is checked against landscope first, and "
+                            "one that is not installed is skipped with a note")
     parse.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parse.parse_args(argv)
     if args.dense_only and args.problems is not None:
@@ -243,6 +313,9 @@ def main(argv=None) -> int:
     if need > available_memory():
         parse.error(f"--dense-sizes: n = {max(sizes)} needs about {need / 1e9:.1f} GB, more than the "
                     f"{available_memory() / 1e9:.1f} GB available")
+    if args.peers is not None and (args.no_scipy or args.dense_only):
+        parse.error(f"--peers: not with {'--no-scipy' if args.no_scipy else '--dense-only'} (the peers are "
+                    f"timed through scipy's eigsh on the Lanczos problems)")
     check_output(parse, args.json)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
     with_scipy = not args.no_scipy
@@ -252,16 +325,17 @@ def main(argv=None) -> int:
         except ImportError:
             print("scipy is not installed: skipping its eigsh (pip install scipy)", file=sys.stderr)
             with_scipy = False
+    peer_list = peer_names(parse, args.peers) if with_scipy else []
     warn_if_busy(parse.prog)
     report = dict(
         machine=dict(python=platform.python_version(), numpy=np.__version__,
                      scipy=scipy.__version__ if with_scipy else None),
-        landscope=landscope.info(), repeats=repeats,
-        lanczos=run_lanczos(problems, repeats, args.budget, args.scipy_seconds, with_scipy),
+        landscope=landscope.info(), peers=peer_versions(peer_list), repeats=repeats,
+        lanczos=run_lanczos(problems, repeats, args.budget, args.scipy_seconds, with_scipy, peer_list, parse.prog),
         dense=run_dense(sizes, repeats),
     )
     emit(table(report), report, args.json)
-    return 0
+    return 1 if mismatches(report) else 0
 
 
 if __name__ == "__main__":
