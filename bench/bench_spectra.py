@@ -316,7 +316,6 @@ def main(argv=None) -> int:
     if args.peers is not None and (args.no_scipy or args.dense_only):
         parse.error(f"--peers: not with {'--no-scipy' if args.no_scipy else '--dense-only'} (the peers are "
                     f"timed through scipy's eigsh on the Lanczos problems)")
-    check_output(parse, args.json)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
     with_scipy = not args.no_scipy
     if with_scipy:
@@ -326,6 +325,7 @@ def main(argv=None) -> int:
             print("scipy is not installed: skipping its eigsh (pip install scipy)", file=sys.stderr)
             with_scipy = False
     peer_list = peer_names(parse, args.peers) if with_scipy else []
+    check_output(parse, args.json)
     warn_if_busy(parse.prog)
     report = dict(
         machine=dict(python=platform.python_version(), numpy=np.__version__,

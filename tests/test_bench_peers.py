@@ -1,8 +1,13 @@
 """The peers of ``landscope bench --peers`` (bench/peers.py): JAX and torch compute the same loss
 derivatives as landscope, and the option fails or skips cleanly.
 
-The peer tests skip where jax or torch is not installed (they are not test dependencies).
+The peer checks (``_check_*``) run in a child process, one per peer, and skip where jax or torch
+is not installed (they are not test dependencies): once JAX has started its threads it warns at
+every ``os.fork()``, which later tests of this process do, and torch starts thread pools of its
+own, so neither is imported into the test process.
 """
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -19,49 +24,26 @@ import bench_spectra
 import peers
 
 BENCH = os.path.dirname(os.path.abspath(bench_derivatives.__file__))
+TESTS = os.path.dirname(os.path.abspath(__file__))
 TINY = ("tiny_shallow", "tiny_mlp", "tiny_ce")
 
 
-@pytest.fixture(params=peers.PEERS)
-def peer_name(request):
-    pytest.importorskip(request.param)
-    return request.param
+def _installed(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
 
 
-def _check(peer, model, w, rng):
-    v = rng.standard_normal(model.num_params)
-    assert peers.rel_error(peer.gradient(w), model.gradient(w)) < 1e-12
-    assert peers.rel_error(peer.hvp(w, v), model.hvp(w, v)) < 1e-12
-    assert peers.rel_error(peer.hessian(w), model.hessian(w)) < 1e-12
-    assert peers.rel_error(peer.matvec(w)(v[:, None]), model.hvp(w, v)) < 1e-12  # as scipy calls it
-    for op in ("gradient", "hvp", "hessian"):
-        peer.timed(op, w, v)()
-
-
-@pytest.mark.parametrize("problem", TINY)
-def test_peer_matches_landscope_on_the_tiny_problems(peer_name, problem):
-    model, w = problems.build(problem)
-    peer = peers.for_problem(peer_name, problem)
-    assert peer.P == model.num_params and peer.version
-    _check(peer, model, w, np.random.default_rng(1))
-
-
-def test_peer_matches_landscope_on_other_configurations(peer_name):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((20, 4))
-    y, labels = np.tanh(X[:, 0]), rng.integers(0, 3, 20)
-    cases = [
-        (ls.MLP, (X, y, [5, 5, 5]), dict(activation="gelu", bias=True, residual=True, reduction="mean")),
-        (ls.MLP, (X, np.stack([y, -y], axis=1), [6]), dict(activation="softplus", parameterization="standard")),
-        (ls.MLP, (X, labels, [5]), dict(activation="silu", loss="cross_entropy", bias=True, num_classes=3)),
-        (ls.MLP, (X, y, []), dict(activation="sigmoid")),
-        (ls.ShallowNet, (X, y, 6), dict(activation="sigmoid", train_output=True, reduction="mean")),
-        (ls.ShallowNet, (X, y, 3), dict(output_weights=[1.0, 2.0, -0.5])),
-    ]
-    for cls, args, options in cases:
-        model = cls(*args, **options)
-        peer = peers.make(peer_name, model, args[0], args[1], options)
-        _check(peer, model, rng.standard_normal(model.num_params), rng)
+@pytest.mark.parametrize("peer_name", peers.PEERS)
+def test_peer_in_a_child_process(peer_name):
+    if not _installed(peer_name):
+        pytest.skip(f"{peer_name} is not installed")
+    script = (f"import sys; sys.path[:0] = [{BENCH!r}, {TESTS!r}]; import test_bench_peers as t; "
+              f"t._run_checks({peer_name!r})")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == [f.__name__ for f in CHECKS], out.stdout + out.stderr
+    assert out.stderr == ""
 
 
 def test_a_wrong_description_is_refused():
@@ -94,28 +76,65 @@ def test_a_wrong_peer_is_a_usage_error(capsys):
 
 @pytest.mark.parametrize("suite", ["bench_derivatives", "bench_spectra"])
 def test_a_missing_peer_is_skipped_with_a_note(suite):
-    """jax hidden (None in sys.modules makes its import fail): one line, and the bench goes on
-    without it (a bad --json path then ends the run before any timing)."""
+    """jax hidden (None in sys.modules makes its import fail): one line, and the suite goes on
+    without it (here to the check of --json, which ends the run before any timing)."""
     script = (f"import sys; sys.modules['jax'] = None; sys.path.insert(0, {BENCH!r}); import {suite}; "
               f"sys.exit({suite}.main(['--problems', 'M1', '--peers', 'jax', '--json', 'no/such/dir/x.json']))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert "jax: not installed, skipped (pip install jax)" not in out.stderr  # --json is checked first
-    assert out.returncode == 2 and "--json" in out.stderr
-    script = (f"import sys; sys.modules['jax'] = None; sys.path.insert(0, {BENCH!r}); import {suite}; "
-              f"parse = {suite}.parser('landscope bench', 'x'); print({suite}.peer_names(parse, 'jax'))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
-    assert out.stderr.strip() == "jax: not installed, skipped (pip install jax)"
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 2, out.stderr
+    assert lines[0] == "jax: not installed, skipped (pip install jax)"
+    assert "--json" in lines[1] and "Traceback" not in out.stderr
 
 
-def test_peer_timings_table_and_json(peer_name, tmp_path):
+# ------------------------------------------------------ checks run in a child process per peer
+
+def _check(peer, model, w, rng):
+    v = rng.standard_normal(model.num_params)
+    assert peers.rel_error(peer.gradient(w), model.gradient(w)) < 1e-12
+    assert peers.rel_error(peer.hvp(w, v), model.hvp(w, v)) < 1e-12
+    assert peers.rel_error(peer.hessian(w), model.hessian(w)) < 1e-12
+    assert peers.rel_error(peer.matvec(w)(v[:, None]), model.hvp(w, v)) < 1e-12  # as scipy calls it
+    for op in ("gradient", "hvp", "hessian"):
+        peer.timed(op, w, v)()
+
+
+def _check_tiny_problems(peer_name):
+    for problem in TINY:
+        model, w = problems.build(problem)
+        peer = peers.for_problem(peer_name, problem)
+        assert peer.P == model.num_params and peer.version
+        _check(peer, model, w, np.random.default_rng(1))
+
+
+def _check_other_configurations(peer_name):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 4))
+    y, labels = np.tanh(X[:, 0]), rng.integers(0, 3, 20)
+    cases = [
+        (ls.MLP, (X, y, [5, 5, 5]), dict(activation="gelu", bias=True, residual=True, reduction="mean")),
+        (ls.MLP, (X, np.stack([y, -y], axis=1), [6]), dict(activation="softplus", parameterization="standard")),
+        (ls.MLP, (X, labels, [5]), dict(activation="silu", loss="cross_entropy", bias=True, num_classes=3)),
+        (ls.MLP, (X, y, []), dict(activation="sigmoid")),
+        (ls.ShallowNet, (X, y, 6), dict(activation="sigmoid", train_output=True, reduction="mean")),
+        (ls.ShallowNet, (X, y, 3), dict(output_weights=[1.0, 2.0, -0.5])),
+    ]
+    for cls, args, options in cases:
+        model = cls(*args, **options)
+        peer = peers.make(peer_name, model, args[0], args[1], options)
+        _check(peer, model, rng.standard_normal(model.num_params), rng)
+
+
+def _check_timings_table_and_json(peer_name):
     """The derivatives suite's peer columns, on a tiny problem (the suite itself times S1 … M2)."""
     model, w = problems.build("tiny_mlp")
     v = np.random.default_rng(1).standard_normal(model.num_params)
     expected = {"gradient": model.gradient(w), "hvp": model.hvp(w, v), "hessian": model.hessian(w)}
     expected["hvp"] = expected["hvp"] * (1 + 1e-6)  # a wrong result: not timed, and flagged
-    times = bench_derivatives.time_peers("tiny_mlp", w, v, expected, [peer_name], 1, True, "landscope bench")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        times = bench_derivatives.time_peers("tiny_mlp", w, v, expected, [peer_name], 1, True, "landscope bench")
+    assert f"MISMATCH: {peer_name}'s hvp on tiny_mlp" in err.getvalue()
     assert set(times) == {"gradient", "hvp", "hessian"}
     good, bad = times["gradient"][peer_name], times["hvp"][peer_name]
     assert good["ok"] and good["s"] > 0 and good["rel_error"] < 1e-12 and len(good["runs_s"]) >= 1
@@ -137,13 +156,24 @@ def test_peer_timings_table_and_json(peer_name, tmp_path):
     json.dumps(report)
 
 
-def test_peer_eigsh(peer_name, capsys):
+def _check_eigsh(peer_name):
     """The spectra suite: scipy's eigsh over the peer's HVP finds landscope's top eigenvalues."""
-    pytest.importorskip("scipy")
     model, w = problems.build("tiny_mlp")
-    out = bench_spectra.peer_eigsh("tiny_mlp", model, w, [peer_name], 3000, 60.0, "landscope bench spectra")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        out = bench_spectra.peer_eigsh("tiny_mlp", model, w, [peer_name], 3000, 60.0, "landscope bench spectra")
     figures = out[peer_name]
     assert figures["ok"] and figures["status"] == "converged" and figures["products"] > 10
     top = np.linalg.eigvalsh(model.hessian(w))[-bench_spectra.K:]
     assert np.max(np.abs(np.array(figures["eigenvalues"]) - top)) < 1e-6 * np.max(np.abs(top))
-    assert f"scipy over {peer_name}'s HVP" in capsys.readouterr().err
+    assert f"scipy over {peer_name}'s HVP" in err.getvalue()
+
+
+CHECKS = (_check_tiny_problems, _check_other_configurations, _check_timings_table_and_json, _check_eigsh)
+
+
+def _run_checks(peer_name):
+    """In the child process: every check, printing each one's name when it passed."""
+    for check in CHECKS:
+        check(peer_name)
+        print(check.__name__, flush=True)
