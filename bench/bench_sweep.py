@@ -100,7 +100,7 @@ def _cluster(workers: int, threads: int):
 
     t0 = time.perf_counter()
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster)
     client.wait_for_workers(workers)
     return cluster, client, time.perf_counter() - t0

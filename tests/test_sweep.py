@@ -106,7 +106,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                        silence_logs=50)
     c = distributed.Client(cluster)
     yield c
@@ -431,6 +431,8 @@ def test_report_cli_connects_to_a_scheduler(client, tmp_path, monkeypatch):
     address = client.scheduler.address
     assert main(["report", "--quick", "--no-progress", "--scheduler", address, "--out", str(tmp_path)]) == 0
     assert got["connected"] == address and got["quick"]
-    with pytest.raises(SystemExit) as info:  # one or the other
-        main(["report", "--scheduler", address, "--workers", "2"])
-    assert info.value.code == 2
+    for bad in (["--scheduler", address, "--workers", "2"],  # one or the other
+                ["--data", str(tmp_path / "d.npz"), "--workers", "2"]):  # --data runs no sweep
+        with pytest.raises(SystemExit) as info:
+            main(["report", *bad])
+        assert info.value.code == 2

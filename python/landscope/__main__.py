@@ -128,6 +128,9 @@ def _report(argv: list) -> int:
         for name in data_only:
             if getattr(args, name) is not None:
                 parser.error(f"--{name.replace('_', '-')}: only applies with --data")
+    if args.data is not None and (args.scheduler is not None or args.workers is not None):
+        parser.error(f"--{'scheduler' if args.scheduler is not None else 'workers'}: the sections that run on "
+                     f"Dask (the width study and the optimizer sweep) are not part of a --data report")
     if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
         parser.error(f"--lr: expected a finite rate > 0, got {args.lr}")
     own = _own_data(parser, args) if args.data is not None else None

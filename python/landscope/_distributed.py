@@ -245,5 +245,5 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) 
         return
     per_worker = max(1, (os.cpu_count() or 1) // workers)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=per_worker, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         yield client
