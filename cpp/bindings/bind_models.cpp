@@ -101,7 +101,9 @@ void bind_models(py::module_& m) {
       .def("hessian", &Model::hessian, py::arg("w"), Release())
       .def("hessian_parts", &Model::hessian_parts, py::arg("w"), Release());
 
-  py::class_<Network, Model>(m, "Network", py::module_local());
+  py::class_<Network, Model>(m, "Network", py::module_local())
+      .def("sample_blocks", &Network::blocks, py::arg("n"),
+           "The number of sample blocks a batch of n rows is cut into (it depends on the sizes only).");
   py::class_<ProductToy, Model>(m, "ProductToy", py::module_local()).def(py::init<Index>(), py::arg("d"));
 
   m.def("least_squares",

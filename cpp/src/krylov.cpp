@@ -12,8 +12,6 @@ namespace {
 /// the reduction order (and the result) does not depend on the thread count.
 Index row_chunk(Index cols) { return std::max<Index>(64, (Index(1) << 15) / std::max<Index>(1, cols)); }
 
-int threads_for(Index work) { return work < (Index(1) << 16) ? 1 : num_threads(); }
-
 }  // namespace
 
 Matrix orthogonalize(const ConstBlock& B, Block W, bool twice) {

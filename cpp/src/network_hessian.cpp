@@ -24,7 +24,7 @@ namespace {
 /// Lower triangle -> upper triangle, by tiles.
 void mirror_lower(MatrixR& H) {
   const Index P = H.rows(), tile = 64, nt = (P + tile - 1) / tile;
-  parallel_for(nt, num_threads(), [&](Index I) {
+  parallel_for(nt, detail::threads_for(static_cast<double>(P) * static_cast<double>(P)), [&](Index I) {
     for (Index J = I; J < nt; ++J) {
       const Index r0 = I * tile, c0 = J * tile;
       const Index rs = std::min(tile, P - r0), cs = std::min(tile, P - c0);
@@ -87,7 +87,9 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
   }
 
   MatrixR H = detail::large_matrix<MatrixR>(P, P);
-  parallel_for(static_cast<Index>(groups.size()), num_threads(), [&](Index gi) {
+  // Each group is an R-pass over all n samples: work ~ groups x n x (flops per row).
+  const double work = static_cast<double>(groups.size()) * static_cast<double>(P) * static_cast<double>(num_samples());
+  parallel_for(static_cast<Index>(groups.size()), detail::threads_for(work), [&](Index gi) {
     const Group& grp = groups[gi];
     const std::size_t j0 = grp.layer;
     const Index g = static_cast<Index>(grp.dirs.size());
@@ -203,7 +205,7 @@ MatrixR Network::gauss_newton_dense(const NetworkPoint& point) const {
   m_head->weight_jacobian(point.outputs(), norm_factor(num_samples()), Jt);  // J̃ = D^{1/2} J
   const Index P = m_num_params;
   MatrixR G = detail::large_matrix<MatrixR>(P, P);
-  detail::for_upper_tiles(P, 256, [&](Index r0, Index c0, Index rs, Index cs) {
+  detail::for_upper_tiles(P, 256, Jt.rows(), [&](Index r0, Index c0, Index rs, Index cs) {
     Matrix C;
     C.noalias() = Jt.middleCols(r0, rs).transpose() * Jt.middleCols(c0, cs);
     if (r0 == c0) C.triangularView<Eigen::StrictlyUpper>() = C.transpose();  // exact symmetry
@@ -225,7 +227,8 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
   const Index d = L.in;
   const Matrix c = (L.scale * L.scale) * pass.dh[1].cwiseProduct(pass.d2[0]);
   const Matrix& X = pass.h[0];
-  parallel_for(L.out, num_threads(), [&](Index a) {
+  parallel_for(L.out, detail::threads_for(static_cast<double>(L.out) * static_cast<double>(X.rows()) * static_cast<double>(d * d)),
+               [&](Index a) {
     const Matrix CX = c.col(a).asDiagonal() * X;
     Matrix B = X.transpose() * CX;
     B.triangularView<Eigen::StrictlyUpper>() = B.transpose();  // exact symmetry

@@ -6,10 +6,12 @@
 //   network_hessian.cpp  dense H, G and R
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "landscope/network.hpp"
 #include "landscope/point.hpp"
+#include "memory.hpp"
 #include "parallel.hpp"
 
 namespace landscope {
@@ -66,7 +68,46 @@ void tile_mul(Matrix& R, const Matrix& S);
 /// Calls f(block, begin, end) for `blocks` sample blocks of a batch of n rows, in parallel.
 template <typename F>
 void for_blocks(Index n, Index blocks, F&& f) {
-  parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); });
+  parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); },
+               /*dynamic=*/true);
+}
+
+/// Σ over the sample blocks of the rows x cols matrix f(block, begin, end, part) writes (every
+/// entry), added in block order whatever the thread count. No thread waits for another: a
+/// finished part is left in its slot, and whoever completes the next block in order adds the
+/// ready run of parts. Threads take blocks as they come free (a thread the OS parks on a busy
+/// machine holds up only its own block), and parts are reused once added.
+template <class M, typename F>
+M ordered_block_sum(Index n, Index blocks, Index rows, Index cols, F&& f) {
+  M total;
+  std::mutex lock;
+  std::vector<M> ready(static_cast<std::size_t>(blocks)), spare;
+  std::vector<char> done(static_cast<std::size_t>(blocks), 0);
+  std::size_t next = 0;  // the first block not yet added
+  for_blocks(n, blocks, [&](Index b, Index lo, Index hi) {
+    M part;
+    {
+      std::lock_guard<std::mutex> g(lock);
+      if (!spare.empty()) {
+        part = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    if (part.size() == 0) part = large_matrix<M>(rows, cols);
+    f(b, lo, hi, part);
+    std::lock_guard<std::mutex> g(lock);
+    ready[static_cast<std::size_t>(b)] = std::move(part);
+    done[static_cast<std::size_t>(b)] = 1;
+    for (; next < done.size() && done[next]; ++next) {
+      if (next == 0) {
+        total = std::move(ready[0]);
+      } else {
+        total += ready[next];
+        spare.push_back(std::move(ready[next]));
+      }
+    }
+  });
+  return total;
 }
 
 }  // namespace detail

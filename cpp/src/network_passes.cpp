@@ -105,7 +105,7 @@ class CrossEntropyHead : public LossHead {
   void weight_jacobian(const MatrixR& F, double norm, MatrixR& Jt) const override {
     // diag(p) − p pᵀ = Bᵀ B with B = (I − u uᵀ) diag(u), u = √p (a projector since |u| = 1).
     const Index n = F.rows(), k = F.cols();
-    parallel_for(n, num_threads(), [&](Index i) {
+    parallel_for(n, detail::threads_for(static_cast<double>(n * k * k) * static_cast<double>(Jt.cols())), [&](Index i) {
       Vector f = F.row(i).transpose();
       const double mx = f.maxCoeff();
       Vector p = (f.array() - mx).exp();

@@ -12,6 +12,7 @@
 namespace landscope {
 
 using detail::for_blocks;
+using detail::ordered_block_sum;
 using detail::parallel_for;
 
 namespace {
@@ -21,13 +22,6 @@ namespace {
 Network::Pass& local_pass() {
   thread_local Network::Pass pass;
   return pass;
-}
-
-/// Σ_b parts[b], in block order.
-template <class M>
-M sum_blocks(std::vector<M>& parts) {
-  for (std::size_t b = 1; b < parts.size(); ++b) parts[0] += parts[b];
-  return std::move(parts[0]);
 }
 
 }  // namespace
@@ -62,21 +56,18 @@ double NetworkPoint::compute_loss_and_gradient(Vector& grad) {
   // The cached passes keep the blocks they were made with (the thread count may have changed).
   const Index blocks = cached ? static_cast<Index>(m_cache.size()) : m_net.blocks(m_n), P = m_net.num_params();
   std::vector<double> parts(blocks, 0.0);
-  std::vector<Vector> grads(blocks);
-  for_blocks(m_n, blocks, [&](Index b, Index lo, Index hi) {
-    grads[b] = detail::large_matrix<Vector>(P, 1);
+  grad = ordered_block_sum<Vector>(m_n, blocks, P, 1, [&](Index b, Index lo, Index hi, Vector& part) {
     if (cached) {
       parts[b] = m_cache[b].loss;
-      m_net.write_gradient(m_cache[b], grads[b].data());
+      m_net.write_gradient(m_cache[b], part.data());
       return;
     }
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, samples(), lo, hi, pass, 1);
     parts[b] = m_net.loss_grad_out(pass, m_norm);
     m_net.backward(m_w, pass);
-    m_net.write_gradient(pass, grads[b].data());
+    m_net.write_gradient(pass, part.data());
   });
-  grad = sum_blocks(grads);
   double total = 0.0;
   for (double v : parts) total += v;
   return total;
@@ -168,7 +159,7 @@ MatrixR NetworkPoint::tangent_kernel() const {
   });
   const Index N = n * k;
   MatrixR K = detail::large_matrix<MatrixR>(N, N);
-  detail::for_upper_tiles(N, 128, [&](Index r0, Index c0, Index rs, Index cs) {
+  detail::for_upper_tiles(N, 128, m_net.num_params(), [&](Index r0, Index c0, Index rs, Index cs) {
     Matrix acc = Matrix::Zero(rs, cs), A, B;
     for (std::size_t j = 0; j < NL; ++j) {
       if (offset[j] < 0) continue;
@@ -201,56 +192,46 @@ Matrix NetworkPoint::hvp(const MatrixRef& V) const {
     return Y;
   }
   const Index P = m_net.num_params(), b = V.cols();
-  const Index blocks = m_net.blocks(m_n);
-  std::vector<Matrix> parts(blocks);
-  for_blocks(m_n, blocks, [&](Index blk, Index lo, Index hi) {
+  return ordered_block_sum<Matrix>(m_n, m_net.blocks(m_n), P, b, [&](Index, Index lo, Index hi, Matrix& part) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, samples(), lo, hi, pass, 2);
     m_net.loss_grad_out(pass, m_norm);
     m_net.backward(m_w, pass);
-    parts[blk] = detail::large_matrix<Matrix>(P, b);
     for (Index c = 0; c < b; ++c) {
       detail::checkpoint();
-      m_net.r_pass(m_w, V.col(c).data(), pass, pass.r, m_norm, parts[blk].col(c).data());  // columns are contiguous
+      m_net.r_pass(m_w, V.col(c).data(), pass, pass.r, m_norm, part.col(c).data());  // columns are contiguous
     }
   });
-  return sum_blocks(parts);
 }
 
 void NetworkPoint::apply_hessian(const MatrixRef& X, Matrix& Y) const {
   const Index P = m_net.num_params(), b = X.cols();
-  std::vector<Matrix> parts(m_cache.size());
-  for_blocks(m_n, static_cast<Index>(m_cache.size()), [&](Index blk, Index, Index) {
+  Y = ordered_block_sum<Matrix>(m_n, static_cast<Index>(m_cache.size()), P, b,
+                                [&](Index blk, Index, Index, Matrix& part) {
     thread_local Network::RScratch scratch;
-    parts[blk] = detail::large_matrix<Matrix>(P, b);
     for (Index c = 0; c < b; ++c) {
       detail::checkpoint();
-      m_net.r_pass(m_w, X.col(c).data(), m_cache[blk], scratch, m_norm, parts[blk].col(c).data());
+      m_net.r_pass(m_w, X.col(c).data(), m_cache[blk], scratch, m_norm, part.col(c).data());
     }
   });
-  Y = sum_blocks(parts);
 }
 
 Matrix NetworkPoint::gauss_newton_vp(const MatrixRef& V) const {
   check_directions(V);
   const Index n = m_net.num_samples(), P = m_net.num_params(), b = V.cols();
   const double norm = m_net.norm_factor(n);
-  const Index blocks = m_net.blocks(n);
-  std::vector<Matrix> parts(blocks);
-  for_blocks(n, blocks, [&](Index blk, Index lo, Index hi) {
+  return ordered_block_sum<Matrix>(n, m_net.blocks(n), P, b, [&](Index, Index lo, Index hi, Matrix& part) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
     m_net.loss_grad_out(pass, norm);
-    parts[blk] = detail::large_matrix<Matrix>(P, b);
     for (Index c = 0; c < b; ++c) {
       detail::checkpoint();
       m_net.tangent(m_w, V.col(c).data(), pass, pass.r, pass.r.RF);   // J v
       m_net.m_head->curvature(pass, pass.r.RF, norm, pass.g);          // D J v
       m_net.backward(m_w, pass);                                       // Jᵀ D J v
-      m_net.write_gradient(pass, parts[blk].col(c).data());
+      m_net.write_gradient(pass, part.col(c).data());
     }
   });
-  return sum_blocks(parts);
 }
 
 Matrix NetworkPoint::jvp(const MatrixRef& V) const {
@@ -274,20 +255,16 @@ Matrix NetworkPoint::vjp(const MatrixRef& U) const {
   if (U.rows() != n * k)
     throw std::invalid_argument("u: expected " + std::to_string(n * k) + " rows, got " + std::to_string(U.rows()));
   if (!U.allFinite()) throw std::invalid_argument("u: contains NaN or Inf");
-  const Index blocks = m_net.blocks(n);
-  std::vector<Matrix> parts(blocks);
-  for_blocks(n, blocks, [&](Index blk, Index lo, Index hi) {
+  return ordered_block_sum<Matrix>(n, m_net.blocks(n), P, b, [&](Index, Index lo, Index hi, Matrix& part) {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, nullptr, lo, hi, pass, 1);
-    parts[blk] = detail::large_matrix<Matrix>(P, b);
     for (Index c = 0; c < b; ++c) {
       detail::checkpoint();
       pass.g = Eigen::Map<const MatrixR>(U.col(c).data() + lo * k, hi - lo, k);
       m_net.backward(m_w, pass);
-      m_net.write_gradient(pass, parts[blk].col(c).data());
+      m_net.write_gradient(pass, part.col(c).data());
     }
   });
-  return sum_blocks(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +318,8 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
   Vector out(b);
   if (!grad_norms) {
     std::vector<double> parts(static_cast<std::size_t>(b * chunks));
-    parallel_for(b * chunks, num_threads(), [&](Index item) {
+    const double work = 2.0 * static_cast<double>(b) * static_cast<double>(n) * static_cast<double>(P);
+    parallel_for(b * chunks, detail::threads_for(work), [&](Index item) {
       const Index j = item / chunks, c = item % chunks;
       Pass& pass = local_pass();
       forward(W.col(j), nullptr, c * rows, std::min(n, (c + 1) * rows), pass, 0);
@@ -355,7 +333,7 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
     return out;
   }
   grad_norms->resize(b);
-  parallel_for(b, num_threads(), [&](Index j) {
+  parallel_for(b, detail::threads_for(6.0 * static_cast<double>(b) * static_cast<double>(n) * static_cast<double>(P)), [&](Index j) {
     Pass& pass = local_pass();
     Vector g = Vector::Zero(P), part(P);
     double total = 0.0;

@@ -23,7 +23,7 @@ void DenseOperator::apply(const MatrixRef& X, Matrix& Y) const {
   Y.resize(n, b);
   // Row blocks of Y in parallel; A is symmetric, so the row block of A is a column block of Aᵀ.
   const Index chunk = 256, chunks = (n + chunk - 1) / chunk;
-  const int threads = n * n * b < (Index(1) << 21) ? 1 : num_threads();  // small: no thread wake-ups
+  const int threads = detail::threads_for(2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(b));
   detail::parallel_for(chunks, threads, [&](Index c) {
     const Index r0 = c * chunk, rs = std::min(chunk, n - r0);
     Y.middleRows(r0, rs).noalias() = m_A.middleCols(r0, rs).transpose() * X;

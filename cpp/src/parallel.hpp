@@ -13,6 +13,11 @@
 
 namespace landscope::detail {
 
+/// Threads for a region of about `work` flops: below 2^20 (a few hundred µs on one core) one
+/// thread. Waking the pool costs microseconds on an idle machine but a scheduler time slice
+/// (milliseconds) when other processes keep the cores busy. No result depends on it.
+inline int threads_for(double work) { return work < 1048576.0 ? 1 : num_threads(); }
+
 /// Records that the OpenMP pool has been started (for fork safety, threads.cpp).
 void note_parallel_region();
 
@@ -81,23 +86,34 @@ void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
 
 /// Calls f(r0, c0, rows, cols) for the tiles on and above the diagonal of an N x N matrix cut
 /// into tiles of `tile` rows and columns, in parallel (one tile per thread at a time): the
-/// symmetric products (K, G) fill a tile and its mirror.
+/// symmetric products (K, G) fill a tile and its mirror. `inner` is the length of the dot
+/// product behind each entry (for the work threshold).
 template <typename F>
-void for_upper_tiles(Index N, Index tile, F&& f) {
+void for_upper_tiles(Index N, Index tile, Index inner, F&& f) {
   const Index nt = (N + tile - 1) / tile;
   std::vector<std::pair<Index, Index>> tiles;
   for (Index I = 0; I < nt; ++I)
     for (Index J = I; J < nt; ++J) tiles.emplace_back(I * tile, J * tile);
-  parallel_for(static_cast<Index>(tiles.size()), num_threads(), [&](Index t) {
+  const double work = static_cast<double>(N) * static_cast<double>(N) * static_cast<double>(inner);
+  parallel_for(static_cast<Index>(tiles.size()), threads_for(work), [&](Index t) {
     const auto [r0, c0] = tiles[static_cast<std::size_t>(t)];
     f(r0, c0, std::min(tile, N - r0), std::min(tile, N - c0));
   }, true);
 }
 
-/// Number of sample blocks: one per thread, none smaller than `min_rows` rows.
+/// At most this many sample blocks: the partition (and every sum over it) depends only on the
+/// problem's size, never on the thread count.
+constexpr Index kMaxBlocks = 16;
+
+/// Number of sample blocks of a batch of n rows: a power of two (it spreads evenly over 2, 4,
+/// 8 or 16 threads), at most kMaxBlocks, none smaller than `min_rows` rows. It does not depend
+/// on the thread count, so neither do results summed over the blocks in block order.
 inline Index num_blocks(Index n, Index min_rows = 32) {
-  return std::max<Index>(1, std::min<Index>(num_threads(), n / min_rows));
+  Index blocks = 1;
+  while (2 * blocks <= kMaxBlocks && n / (2 * blocks) >= min_rows) blocks *= 2;
+  return blocks;
 }
+
 inline Index block_begin(Index n, Index blocks, Index b) { return n * b / blocks; }
 
 }  // namespace landscope::detail

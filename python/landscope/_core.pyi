@@ -191,7 +191,10 @@ class Model:
     def output_dim(self) -> int:
         ...
 class Network(Model):
-    pass
+    def sample_blocks(self, n: typing.SupportsInt | typing.SupportsIndex) -> int:
+        """
+        The number of sample blocks a batch of n rows is cut into (it depends on the sizes only).
+        """
 class ProductToy(Model):
     def __init__(self, d: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...

@@ -10,7 +10,8 @@
 
 Every solver takes an :class:`~landscope.operators.Operator` or anything
 :func:`~landscope.operators.as_operator` accepts (dense array, scipy operator, callable with
-``n=``), is seeded, and returns identical results for the same inputs, seed and thread count.
+``n=``), is seeded, and returns bit-identical results for the same inputs and seed, on any
+thread count (for landscope's own operators; a user's callable decides for itself).
 """
 from __future__ import annotations
 

@@ -73,6 +73,11 @@ class Network : public Model {
   struct Pass;      // forward/backward intermediates of one block of samples (network_internal.hpp)
   struct RScratch;  // R-pass scratch
 
+  /// Sample blocks of a batch of n rows: a power of two up to 16, each with enough work to be
+  /// worth a thread. It depends on the sizes only, and every sum over the blocks is taken in
+  /// block order, so every result is bit-identical for any thread count.
+  Index blocks(Index n) const;
+
  private:
   friend class NetworkPoint;
   using RowMap = Eigen::Map<const MatrixR>;
@@ -95,9 +100,6 @@ class Network : public Model {
   bool shallow_fast_path() const;
   void shallow_residual_part(const VectorRef& w, MatrixR& H) const;
   double norm_factor(Index batch) const;
-  /// Sample blocks of a batch of n rows: one per thread, each with at least m_min_rows rows.
-  Index blocks(Index n) const;
-
   MatrixR m_X;
   std::unique_ptr<detail::LossHead> m_head;  // the loss and its targets
   std::vector<Layer> m_layers;
