@@ -112,3 +112,24 @@ def test_unflatten_layout(case):
     assert sum(b.size for b in blocks.values()) == model.num_params
     flat = np.concatenate([b.ravel() for b in blocks.values()])
     np.testing.assert_array_equal(flat, w)
+
+
+def test_wide_block_of_directions_equals_dense_products():
+    """60 directions at once through every block product (fresh and cached passes) equal the
+    dense matrices' products, and each column equals its single-direction product."""
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((400, 8))
+    net = ls.MLP(X, np.tanh(X[:, 0]), [40, 40], activation="tanh", bias=True)
+    w = point(net)
+    V = rng.standard_normal((net.num_params, 60))
+    H = net.hessian(w)
+    G, _ = net.hessian_parts(w)
+    J = net.jacobian(w)
+    tol = dict(rtol=1e-10, atol=1e-12 * np.abs(H).max())
+    np.testing.assert_allclose(net.hvp(w, V), H @ V, **tol)
+    np.testing.assert_allclose(net.at(w).hvp(V), H @ V, **tol)  # the cached passes
+    np.testing.assert_allclose(net.hessian_operator(w).matmat(V), H @ V, **tol)
+    np.testing.assert_allclose(net.gauss_newton_vp(w, V), G @ V, **tol)
+    np.testing.assert_allclose(net.jvp(w, V), J @ V, rtol=1e-10, atol=1e-12 * np.abs(J).max())
+    single = np.column_stack([net.hvp(w, V[:, c]) for c in (0, 29, 59)])
+    np.testing.assert_allclose(net.hvp(w, V)[:, [0, 29, 59]], single, rtol=1e-12, atol=1e-14 * np.abs(H).max())
