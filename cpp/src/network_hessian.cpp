@@ -32,7 +32,7 @@ void mirror_lower(MatrixR& H) {
         for (Index c = 0; c < cs; ++c)
           if (c0 + c > r0 + r) H(r0 + r, c0 + c) = H(c0 + c, r0 + r);
     }
-  }, true);
+  });
 }
 
 /// Per-thread buffers of the basis R-pass, reused from group to group (and call to call):
@@ -195,7 +195,7 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
       }
       std::swap(Rdh, Rdh_above);
     }
-  }, true);
+  });
   mirror_lower(H);
   return H;
 }

@@ -68,8 +68,7 @@ void tile_mul(Matrix& R, const Matrix& S);
 /// Calls f(block, begin, end) for `blocks` sample blocks of a batch of n rows, in parallel.
 template <typename F>
 void for_blocks(Index n, Index blocks, F&& f) {
-  parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); },
-               /*dynamic=*/true);
+  parallel_for(blocks, num_threads(), [&](Index b) { f(b, block_begin(n, blocks, b), block_begin(n, blocks, b + 1)); });
 }
 
 /// Σ over the sample blocks of the rows x cols matrix f(block, begin, end, part) writes (every

@@ -324,7 +324,7 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
       Pass& pass = local_pass();
       forward(W.col(j), nullptr, c * rows, std::min(n, (c + 1) * rows), pass, 0);
       parts[static_cast<std::size_t>(item)] = loss_grad_out(pass, norm);
-    }, true);
+    });
     for (Index j = 0; j < b; ++j) {
       double total = 0.0;
       for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
@@ -348,7 +348,7 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
     out[j] = total;
     const double gn = g.norm();
     (*grad_norms)[j] = std::isfinite(gn) || !g.allFinite() ? gn : g.blueNorm();
-  }, true);
+  });
   return out;
 }
 

@@ -18,9 +18,6 @@ namespace landscope::detail {
 /// (milliseconds) when other processes keep the cores busy. No result depends on it.
 inline int threads_for(double work) { return work < 1048576.0 ? 1 : num_threads(); }
 
-/// Records that the OpenMP pool has been started (for fork safety, threads.cpp).
-void note_parallel_region();
-
 /// Thrown by checkpoint() on the threads of a loop that another index already abandoned.
 struct LoopAbandoned {};
 /// The failure flag of the innermost parallel_for running on this thread.
@@ -33,13 +30,21 @@ inline void checkpoint() {
   if (t_loop_failed && t_loop_failed->load(std::memory_order_relaxed)) throw LoopAbandoned{};
 }
 
+/// Runs fn(ctx, i) for every i in [0, count) on the calling thread and up to threads − 1 pool
+/// threads (threads.cpp). Indices are handed out in increasing order to whichever thread is
+/// free; the caller returns once every index has run. The caller never waits for a pool thread
+/// that has not started: on a busy machine, where a parked thread wakes only at the scheduler's
+/// next time slice, the caller simply runs the indices itself. fn must not throw. Called from
+/// a pool thread, or while another loop holds the pool, it runs serially on the caller.
+void run_parallel(Index count, int threads, void (*fn)(void*, Index), void* ctx);
+
 /// Calls f(i) for i in [0, count) on up to `threads` threads. Each index runs on exactly one
 /// thread, so results that only depend on the index are identical for any scheduling.
 /// Before each index the calling thread checks for an interrupt (check_interrupt). The first
 /// exception thrown (by f or the check) is rethrown after the loop; the indices not yet
 /// started are then skipped.
 template <typename F>
-void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
+void parallel_for(Index count, int threads, F&& f) {
   if (count <= 0) return;
   threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, count)));
   if (threads == 1) {
@@ -57,7 +62,7 @@ void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
     std::atomic<bool>* outer = t_loop_failed;
     t_loop_failed = &failed;
     try {
-      check_interrupt();  // only the calling thread (OpenMP thread 0) asks
+      check_interrupt();  // only the calling thread asks
       f(i);
     } catch (const LoopAbandoned&) {
       // another index failed first; its exception is the one rethrown
@@ -68,19 +73,7 @@ void parallel_for(Index count, int threads, F&& f, bool dynamic = false) {
     }
     t_loop_failed = outer;
   };
-  (void)dynamic;
-#if LANDSCOPE_OPENMP
-  note_parallel_region();
-  if (dynamic) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (Index i = 0; i < count; ++i) body(i);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (Index i = 0; i < count; ++i) body(i);
-  }
-#else
-  for (Index i = 0; i < count; ++i) body(i);
-#endif
+  run_parallel(count, threads, [](void* ctx, Index i) { (*static_cast<decltype(body)*>(ctx))(i); }, &body);
   if (error) std::rethrow_exception(error);
 }
 
@@ -98,7 +91,7 @@ void for_upper_tiles(Index N, Index tile, Index inner, F&& f) {
   parallel_for(static_cast<Index>(tiles.size()), threads_for(work), [&](Index t) {
     const auto [r0, c0] = tiles[static_cast<std::size_t>(t)];
     f(r0, c0, std::min(tile, N - r0), std::min(tile, N - c0));
-  }, true);
+  });
 }
 
 /// At most this many sample blocks: the partition (and every sum over it) depends only on the

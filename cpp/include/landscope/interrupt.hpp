@@ -16,7 +16,7 @@ class Interrupted : public std::runtime_error {
 };
 
 /// Returns true when the running computation should stop. Called from the thread that started
-/// the computation (never from the workers of its OpenMP teams), at most about every 20 ms per
+/// the computation (never from the engine's pool threads), at most about every 20 ms per
 /// thread; computations running side by side in several threads call it concurrently.
 using InterruptHandler = std::function<bool()>;
 
@@ -25,7 +25,7 @@ using InterruptHandler = std::function<bool()>;
 void set_interrupt_handler(InterruptHandler handler);
 
 /// Throws Interrupted if the handler, asked at most every 20 ms, says stop. Cheap enough to call
-/// between blocks of work (a clock read); a no-op on OpenMP worker threads, and inside a
+/// between blocks of work (a clock read); a no-op on the engine's pool threads, and inside a
 /// NoInterrupt scope.
 void check_interrupt();
 

@@ -1,5 +1,9 @@
 #pragma once
-// Thread control. OpenMP when compiled in; every parallel region uses num_threads().
+// Thread control. Parallel loops run on the calling thread plus a pool of std::threads (one
+// loop holds the pool at a time; a loop started meanwhile, from another thread, runs serially).
+// The caller never waits for a pool thread that has not started yet, so a busy machine costs a
+// loop its parallelism, not a scheduler time slice. Results never depend on the thread count.
+// OpenMP, when compiled in, supplies the default count (OMP_NUM_THREADS, threadpoolctl).
 
 namespace landscope {
 
@@ -13,8 +17,8 @@ void set_num_threads(int n);
 bool has_openmp();
 /// Number of processors the OpenMP runtime sees (1 without OpenMP).
 int max_threads();
-/// True in a child process forked after the parent ran parallel work: the OpenMP thread pool
-/// does not survive fork(), so such a child computes on one thread whatever set_num_threads says.
+/// True in a child process forked after the parent ran parallel work: the thread pool does
+/// not survive fork(), so such a child computes on one thread whatever set_num_threads says.
 bool forked_single_threaded();
 
 }  // namespace landscope
