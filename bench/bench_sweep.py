@@ -15,7 +15,7 @@ Measurements (needs ``pip install "landscope[dask]"``):
 
 Prints a markdown table; --json writes the figures.
 
-    python bench/bench_sweep.py [--quick] [--json out.json]
+    python bench/bench_sweep.py [--quick] [--parts sweep,surface,overhead] [--json out.json]
 """
 from __future__ import annotations
 
@@ -106,7 +106,10 @@ def _cluster(workers: int, threads: int):
     return cluster, client, time.perf_counter() - t0
 
 
-def run(quick: bool) -> dict:
+PARTS = ("sweep", "surface", "overhead")
+
+
+def run(quick: bool, parts=PARTS) -> dict:
     cores = os.cpu_count() or 1
     widths = WIDTHS[:6] if quick else WIDTHS
     seeds = SEEDS[:4] if quick else SEEDS
@@ -115,36 +118,42 @@ def run(quick: bool) -> dict:
     out = {"machine": platform.processor() or platform.machine(), "cores": cores, "version": landscope.__version__,
            "quick": quick, "sweep": [], "surface": [], "overhead": {}}
 
-    # the width study
-    with CPU() as c:
-        serial = landscope.sweep(lazy, grid, progress=False)
-    base = c.wall
-    out["sweep"].append(dict(mode="serial, this process", threads=landscope.get_num_threads(), wall=c.wall,
-                             cpu=c.cpu, utilization=c.cpu / (c.wall * cores), speedup=1.0, identical=True,
-                             configurations=len(serial)))
-    model, w = landscope.problems.build("M2")
-    D = L.random_directions(model, w, 2, seed=0)
-    xs = np.linspace(-1, 1, side)
-    with CPU() as c:
-        here = L.surface(model, w, D, xs, xs, progress=False)
-    surface_base = c.wall
-    out["surface"].append(dict(mode="this process", wall=c.wall, cpu=c.cpu, utilization=c.cpu / (c.wall * cores),
-                               points=side * side, per_point=c.wall / side**2, identical=True))
+    if "sweep" in parts:  # the width study
+        with CPU() as c:
+            serial = landscope.sweep(lazy, grid, progress=False)
+        base = c.wall
+        out["sweep"].append(dict(mode="serial, this process", threads=landscope.get_num_threads(), wall=c.wall,
+                                 cpu=c.cpu, utilization=c.cpu / (c.wall * cores), speedup=1.0, identical=True,
+                                 configurations=len(serial)))
+    if "surface" in parts:
+        model, w = landscope.problems.build("M2")
+        D = L.random_directions(model, w, 2, seed=0)
+        xs = np.linspace(-1, 1, side)
+        with CPU() as c:
+            here = L.surface(model, w, D, xs, xs, progress=False)
+        surface_base = c.wall
+        out["surface"].append(dict(mode="this process", wall=c.wall, cpu=c.cpu,
+                                   utilization=c.cpu / (c.wall * cores), points=side * side,
+                                   per_point=c.wall / side**2, identical=True))
     for workers, threads in ((2, 1), (1, 2)):
+        if (workers, threads) == (1, 2) and not {"sweep", "surface"} & set(parts):
+            break
         cluster, client, startup = _cluster(workers, threads)
         try:
             name = f"LocalCluster {workers} x {threads}"
-            with CPU() as c:
-                res = landscope.sweep(lazy, grid, client=client, progress=False)
-            out["sweep"].append(dict(mode=name, threads=threads, wall=c.wall, cpu=c.cpu,
-                                     utilization=c.cpu / (c.wall * cores), speedup=base / c.wall,
-                                     identical=bool(res == serial), configurations=len(res), startup=startup))
-            with CPU() as c:
-                there = L.surface(model, w, D, xs, xs, client=client, progress=False)
-            out["surface"].append(dict(mode=name, wall=c.wall, cpu=c.cpu, utilization=c.cpu / (c.wall * cores),
-                                       points=side * side, per_point=c.wall / side**2, speedup=surface_base / c.wall,
-                                       identical=bool(there == here)))
-            if (workers, threads) == (2, 1):
+            if "sweep" in parts:
+                with CPU() as c:
+                    res = landscope.sweep(lazy, grid, client=client, progress=False)
+                out["sweep"].append(dict(mode=name, threads=threads, wall=c.wall, cpu=c.cpu,
+                                         utilization=c.cpu / (c.wall * cores), speedup=base / c.wall,
+                                         identical=bool(res == serial), configurations=len(res), startup=startup))
+            if "surface" in parts:
+                with CPU() as c:
+                    there = L.surface(model, w, D, xs, xs, client=client, progress=False)
+                out["surface"].append(dict(mode=name, wall=c.wall, cpu=c.cpu, utilization=c.cpu / (c.wall * cores),
+                                           points=side * side, per_point=c.wall / side**2,
+                                           speedup=surface_base / c.wall, identical=bool(there == here)))
+            if (workers, threads) == (2, 1) and "overhead" in parts:
                 n = 200
                 with CPU() as c:
                     landscope.sweep(trivial, {"i": list(range(n))}, client=client, progress=False)
@@ -160,13 +169,14 @@ def run(quick: bool) -> dict:
         finally:
             client.close()
             cluster.close()
-    n = 200
-    with CPU() as c:
-        landscope.sweep(trivial, {"i": list(range(n))}, progress=False)
-    out["overhead"]["serial_sweep_per_task"] = c.wall / n
-    with tempfile.TemporaryDirectory() as tmp, CPU() as c:
-        landscope.sweep(trivial, {"i": list(range(n))}, out=tmp, progress=False)
-    out["overhead"]["serial_sweep_out_per_task"] = c.wall / n
+    if "overhead" in parts:
+        n = 200
+        with CPU() as c:
+            landscope.sweep(trivial, {"i": list(range(n))}, progress=False)
+        out["overhead"]["serial_sweep_per_task"] = c.wall / n
+        with tempfile.TemporaryDirectory() as tmp, CPU() as c:
+            landscope.sweep(trivial, {"i": list(range(n))}, out=tmp, progress=False)
+        out["overhead"]["serial_sweep_out_per_task"] = c.wall / n
     return out
 
 
@@ -179,26 +189,32 @@ def _t(s: float) -> str:
 
 
 def table(r: dict) -> str:
-    lines = [f"landscope {r['version']} on {r['cores']} cores ({r['machine']})", "",
-             f"Width study, {r['sweep'][0]['configurations']} configurations (widths × seeds, {STEPS} GD steps each):",
-             "", "| run | wall | speedup | CPU utilization | same table as serial |", "|---|---:|---:|---:|---|"]
-    for s in r["sweep"]:
-        lines.append(f"| {s['mode']} ({s['threads']} thread{'s' if s['threads'] > 1 else ''} a task) | {_t(s['wall'])} "
-                     f"| {s['speedup']:.2f}× | {100 * s['utilization']:.0f}% | {'yes' if s['identical'] else 'no'} |")
-    side = int(round(np.sqrt(r["surface"][0]["points"])))
-    lines += ["", f"Surface of M2 (P = 1,115,136), {side} × {side} points, loss:", "",
-              "| run | wall | per point | speedup | CPU utilization | equal to in-process |", "|---|---:|---:|---:|---:|---|"]
-    for s in r["surface"]:
-        lines.append(f"| {s['mode']} | {_t(s['wall'])} | {_t(s['per_point'])} | {s.get('speedup', 1.0):.2f}× | "
-                     f"{100 * s['utilization']:.0f}% | {'yes' if s['identical'] else 'no'} |")
+    lines = [f"landscope {r['version']} on {r['cores']} cores ({r['machine']})"]
+    if r["sweep"]:
+        lines += ["", f"Width study, {r['sweep'][0]['configurations']} configurations (widths × seeds, {STEPS} GD "
+                  "steps each):", "", "| run | wall | speedup | CPU utilization | same table as serial |",
+                  "|---|---:|---:|---:|---|"]
+        for s in r["sweep"]:
+            lines.append(f"| {s['mode']} ({s['threads']} thread{'s' if s['threads'] > 1 else ''} a task) | "
+                         f"{_t(s['wall'])} | {s['speedup']:.2f}× | {100 * s['utilization']:.0f}% | "
+                         f"{'yes' if s['identical'] else 'no'} |")
+    if r["surface"]:
+        side = int(round(np.sqrt(r["surface"][0]["points"])))
+        lines += ["", f"Surface of M2 (P = 1,115,136), {side} × {side} points, loss:", "",
+                  "| run | wall | per point | speedup | CPU utilization | equal to in-process |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for s in r["surface"]:
+            lines.append(f"| {s['mode']} | {_t(s['wall'])} | {_t(s['per_point'])} | {s.get('speedup', 1.0):.2f}× | "
+                         f"{100 * s['utilization']:.0f}% | {'yes' if s['identical'] else 'no'} |")
     o = r["overhead"]
-    lines += ["", "Overhead per task (200 trivial configurations):", "", "| | per task |", "|---|---:|",
-              f"| sweep in this process | {_t(o['serial_sweep_per_task'])} |",
-              f"| sweep in this process, out= (a file per row) | {_t(o['serial_sweep_out_per_task'])} |",
-              f"| sweep on LocalCluster 2 × 1 | {_t(o['cluster_sweep_per_task'])} |",
-              f"| sweep on LocalCluster 2 × 1, out= | {_t(o['cluster_sweep_out_per_task'])} |",
-              f"| bare client.submit + gather | {_t(o['bare_submit_per_task'])} |",
-              f"| LocalCluster 2 × 1 start-up | {_t(o['cluster_startup'])} |"]
+    if o:
+        lines += ["", "Overhead per task (200 trivial configurations):", "", "| | per task |", "|---|---:|",
+                  f"| sweep in this process | {_t(o['serial_sweep_per_task'])} |",
+                  f"| sweep in this process, out= (a file per row) | {_t(o['serial_sweep_out_per_task'])} |",
+                  f"| sweep on LocalCluster 2 × 1 | {_t(o['cluster_sweep_per_task'])} |",
+                  f"| sweep on LocalCluster 2 × 1, out= | {_t(o['cluster_sweep_out_per_task'])} |",
+                  f"| bare client.submit + gather | {_t(o['bare_submit_per_task'])} |",
+                  f"| LocalCluster 2 × 1 start-up | {_t(o['cluster_startup'])} |"]
     return "\n".join(lines)
 
 
@@ -206,13 +222,18 @@ def main(argv=None) -> int:
     parse = parser("landscope bench sweep" if __name__ != "__main__" else None, __doc__.splitlines()[0])
     parse.add_argument("--quick", action="store_true",
                        help="24 configurations (widths up to 4096, 4 seeds) and a 21 x 21 surface")
+    parse.add_argument("--parts", default=",".join(PARTS), metavar="LIST",
+                       help="which measurements, comma-separated: sweep, surface, overhead")
     parse.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parse.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parse.error(f"--parts: expected some of {', '.join(PARTS)}, got {args.parts!r}")
     check_output(parse, args.json)
     if importlib.util.find_spec("distributed") is None or importlib.util.find_spec("psutil") is None:
         parse.error('needs Dask: pip install "landscope[dask]"')
     warn_if_busy(parse.prog)
-    report = run(args.quick)
+    report = run(args.quick, parts)
     emit(table(report), report, args.json)
     return 0
 

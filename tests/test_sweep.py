@@ -167,6 +167,8 @@ def test_bad_grids_and_arguments():
         ls.sweep(5, {"a": [1]}, progress=False)
     with pytest.raises(ValueError, match="retries"):
         ls.sweep(add, {"a": [1], "b": [1]}, retries=-1, progress=False)
+    with pytest.raises(TypeError, match="takes no seed argument"):
+        ls.sweep(threads, {"tag": [1]}, seed=0, progress=False)
     with pytest.raises(TypeError, match="client"):
         ls.sweep(add, {"a": [1], "b": [1]}, client=object(), progress=False)
     assert len(ls.sweep(add, {"a": [], "b": [1]}, progress=False)) == 0
@@ -294,6 +296,19 @@ def test_n_threads_setting_and_executors():
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=__import__("multiprocessing").get_context("spawn")) as ex:
         pooled = ls.sweep(add, grid, seed=3, client=ex, progress=False)
     assert pooled == serial and pooled.where[0] is not None
+
+
+def nested(tag):
+    """A task that runs a sweep of its own on a thread pool."""
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        inner = ls.sweep(threads, {"tag": [0, 1]}, client=ex, progress=False)
+    return {"inner": [v["threads"] for v in inner.values]}
+
+
+def test_a_task_with_a_budget_can_use_an_executor():
+    """The inner tasks compute on the outer task's thread count instead of waiting for its budget."""
+    res = ls.sweep(nested, [{"tag": 0, "n_threads": 2}], progress=False)
+    assert res.ok and res.values[0]["inner"] == [2, 2]
 
 
 def test_import_landscope_never_imports_dask():

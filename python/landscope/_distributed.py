@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Callable, Iterator, Optional, Sequence
 
-__all__ = ["INSTALL", "import_distributed", "resolve", "worker_threads", "thread_budget", "call", "map_blocks",
+__all__ = ["INSTALL", "import_distributed", "resolve", "worker_threads", "thread_budget", "map_blocks",
            "executor_threads", "dask_client"]
 
 INSTALL = 'pip install "landscope[dask]"'
@@ -99,7 +99,11 @@ def worker_threads() -> Optional[int]:
 
 def executor_threads(executor) -> Optional[int]:
     """The thread budget of a task of a concurrent.futures executor: the processors shared by
-    its workers (``max_workers``), at least 1; None when the executor does not say."""
+    its workers (``max_workers``), at least 1; None when the executor does not say, or when the
+    caller runs inside a budget itself (a task that uses an executor: its tasks then compute
+    on the caller's thread count, rather than wait for the caller's budget to end)."""
+    if threading.get_ident() in _holders:
+        return None
     workers = getattr(executor, "_max_workers", None)
     if not workers:
         return None
@@ -155,13 +159,6 @@ def thread_budget(n: Optional[int]) -> Iterator[None]:
                 set_num_threads(_saved)
                 _value, _exclusive, _saved = None, False, None
             _cond.notify_all()
-
-
-def call(fn: Callable, threads: Optional[int], *args):
-    """``fn(*args)`` inside the thread budget: ``threads``, else the Dask worker's thread count
-    (outside a worker, with no count, as the process is)."""
-    with thread_budget(threads if threads is not None else worker_threads()):
-        return fn(*args)
 
 
 # ------------------------------------------------------------------------------ blocks of work

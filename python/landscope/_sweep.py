@@ -444,6 +444,8 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
     show = _progress.enabled(progress)
     if seed is not None:
         seed = val.integer("seed", seed, 0, val.MAX_SEED)
+        if not _accepts(fn, "seed"):
+            raise TypeError(f"seed: {_function_name(fn)} takes no seed argument to pass the derived seeds to")
     if isinstance(grid, dict):  # lists once (a generator or range is read here, and only here)
         grid = {k: (list(v) if hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict)) else v)
                 for k, v in grid.items()}
