@@ -3,6 +3,10 @@ process against Dask LocalClusters of 2 workers x 1 thread and 1 worker x 2 thre
 
 Measurements (needs ``pip install "landscope[dask]"``):
 
+Clusters run with landscope's worker environment (``landscope._distributed.WORKER_ENVIRON``:
+MALLOC_MMAP_THRESHOLD_) unless said otherwise; the width study is also run once in Dask's
+default worker environment, to show what it changes.
+
 - the lazy-regime width study as a sweep: 8 widths (128 … 16384) x 8 seeds = 64 configurations,
   each a tanh ShallowNet (n = 10, d = 8) trained by GD at 1/λ_max(K₀) for 300 steps, with
   λ_min(K_t) and the kernel drift recorded every 50 steps (as ``_report_theory.wide`` does);
@@ -95,12 +99,18 @@ class CPU:
         self.cpu = self._total() - self.cpu0
 
 
-def _cluster(workers: int, threads: int):
+def _cluster(workers: int, threads: int, tuned: bool = True):
+    """A LocalCluster, with landscope's worker environment (tuned) or Dask's default one."""
+    import contextlib
+
     import distributed
 
+    from landscope._distributed import worker_environment
+
     t0 = time.perf_counter()
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                                       dashboard_address=":0", silence_logs=50)
+    with worker_environment() if tuned else contextlib.nullcontext():
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                                           dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster)
     client.wait_for_workers(workers)
     return cluster, client, time.perf_counter() - t0
@@ -135,12 +145,21 @@ def run(quick: bool, parts=PARTS) -> dict:
         out["surface"].append(dict(mode="this process", wall=c.wall, cpu=c.cpu,
                                    utilization=c.cpu / (c.wall * cores), points=side * side,
                                    per_point=c.wall / side**2, identical=True))
-    for workers, threads in ((2, 1), (1, 2)):
-        if (workers, threads) == (1, 2) and not {"sweep", "surface"} & set(parts):
-            break
-        cluster, client, startup = _cluster(workers, threads)
+    for workers, threads, tuned in ((2, 1, False), (2, 1, True), (1, 2, True)):
+        if (threads == 2 or not tuned) and not {"sweep", "surface"} & set(parts):
+            continue
+        if not tuned and "sweep" not in parts:
+            continue
+        cluster, client, startup = _cluster(workers, threads, tuned)
         try:
-            name = f"LocalCluster {workers} x {threads}"
+            name = f"LocalCluster {workers} x {threads}" + ("" if tuned else ", Dask's default worker environment")
+            if not tuned:  # the width study only: what MALLOC_MMAP_THRESHOLD_ changes
+                with CPU() as c:
+                    res = landscope.sweep(lazy, grid, client=client, progress=False)
+                out["sweep"].append(dict(mode=name, threads=threads, wall=c.wall, cpu=c.cpu,
+                                         utilization=c.cpu / (c.wall * cores), speedup=base / c.wall,
+                                         identical=bool(res == serial), configurations=len(res), startup=startup))
+                continue
             if "sweep" in parts:
                 with CPU() as c:
                     res = landscope.sweep(lazy, grid, client=client, progress=False)
