@@ -64,6 +64,7 @@ __all__ = [
     "sweep",
     "SweepResult",
     "analysis",
+    "landscape",
     "optim",
     "problems",
     "schedules",

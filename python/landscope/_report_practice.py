@@ -10,6 +10,7 @@ restored afterwards).
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -162,11 +163,7 @@ def landscape(ctx) -> "_report.Section":
     X = rng.standard_normal((n, d))
     y = np.sin(X @ rng.standard_normal(d))
     net = MLP(X, y, [width], activation="tanh")
-    try:
-        import scipy.optimize  # noqa: F401  (align's linear assignment)
-        have_scipy = True
-    except ImportError:
-        have_scipy = False
+    have_scipy = importlib.util.find_spec("scipy") is not None  # align's linear assignment
     ta = train(net, net.init(seed=2 * ctx.seed), optim.Adam(lr=2e-2), steps, record_every=10, record=("params",),
                progress=False)
     tb = train(net, net.init(seed=2 * ctx.seed + 1), optim.Adam(lr=2e-2), steps, progress=False)
