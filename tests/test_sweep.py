@@ -87,6 +87,11 @@ def killer(i, marks):
     return {"i": i, "cube": float(i) ** 3}
 
 
+def unpicklable(a):
+    """A result that cannot be pickled for a == 1."""
+    return {"l": threading.Lock()} if a == 1 else {"a": a}
+
+
 def calls(marks, i=None):
     names = [f for f in os.listdir(marks) if f.startswith("call-")]
     return len(names) if i is None else sum(f.startswith(f"call-{i}-") for f in names)
@@ -451,3 +456,18 @@ def test_report_cli_connects_to_a_scheduler(client, tmp_path, monkeypatch):
         with pytest.raises(SystemExit) as info:
             main(["report", *bad])
         assert info.value.code == 2
+
+
+def _check_unpicklable(res):
+    assert res.failed == [1] and res.errors[1]["type"] == "TypeError"
+    assert "cannot be pickled" in res.errors[1]["message"] and "lock" in res.errors[1]["message"]
+    assert [v and v["a"] for v in res.values] == [0, None, 2]
+
+
+def test_an_unpicklable_result_is_the_rows_error_with_every_runner(client, tmp_path):
+    grid = {"a": [0, 1, 2]}
+    _check_unpicklable(ls.sweep(unpicklable, grid, retries=0, progress=False))
+    _check_unpicklable(ls.sweep(unpicklable, grid, retries=0, out=tmp_path / "o", progress=False))
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        _check_unpicklable(ls.sweep(unpicklable, grid, client=ex, retries=0, progress=False))
+    _check_unpicklable(ls.sweep(unpicklable, grid, client=client, retries=0, progress=False))

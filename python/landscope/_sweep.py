@@ -185,6 +185,13 @@ def _run_row(fn: Callable, config: dict, seed: Optional[int], threads: Optional[
         error = None
     except Exception as e:  # recorded for the row; KeyboardInterrupt and SystemExit stop the sweep
         value, error = None, _error(e)
+    if error is None:  # a result that cannot travel (or be saved) is the row's error, with every runner
+        try:
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            value, error = None, _error(TypeError(
+                f"the result of {_function_name(fn)} cannot be pickled (to travel back from a worker or be "
+                f"saved to out): {value!r:.200} ({type(e).__name__}: {e})"))
     return {"value": value, "error": error, "seconds": time.perf_counter() - start, "where": where,
             "version": _core.__version__}
 
@@ -521,8 +528,7 @@ def _run_remote(runner, fn, configs, passed, todo, attempts, retries, finish) ->
             return client.submit(_run_row, fn, configs[i], passed[i], None, key=key, pure=False)
 
         futures = {submit(i): i for i in todo}
-        # results fetched as tasks finish (a round trip each in the background, not in this loop)
-        completed = distributed.as_completed(list(futures), with_results=True, raise_errors=False)
+        completed = _DaskCompleted(distributed.as_completed(list(futures)))
     else:
         ex = runner.client
         threads = _distributed.executor_threads(ex)
@@ -582,3 +588,22 @@ class _Completed:
                     yield fut, fut.result()
                 except Exception as e:
                     yield fut, e
+
+
+class _DaskCompleted:
+    """Dask's ``as_completed`` yielding (future, its result or its exception): the result is
+    fetched here, so a result that cannot be fetched is that row's failed attempt, never a
+    future that is not yielded (``with_results=True`` drops a future whose fetch fails)."""
+
+    def __init__(self, completed):
+        self._completed = completed
+
+    def add(self, fut) -> None:
+        self._completed.add(fut)
+
+    def __iter__(self):
+        for fut in self._completed:
+            try:
+                yield fut, fut.result()
+            except Exception as e:
+                yield fut, e
