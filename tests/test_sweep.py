@@ -92,6 +92,10 @@ def unpicklable(a):
     return {"l": threading.Lock()} if a == 1 else {"a": a}
 
 
+def scaled(a, scale=1, seed=None):
+    return {"v": a * scale, "seed": seed}
+
+
 def calls(marks, i=None):
     names = [f for f in os.listdir(marks) if f.startswith("call-")]
     return len(names) if i is None else sum(f.startswith(f"call-{i}-") for f in names)
@@ -212,7 +216,7 @@ def test_ctrl_c_keeps_finished_rows_and_a_rerun_skips_them(tmp_path):
     pd.testing.assert_frame_equal(res.to_pandas(), full.to_pandas())
     again = ls.sweep(counted, grid, out=out, progress=False)
     assert calls(marks) == 6 + 5 + 2 and again.attempts == [0] * 6 and again == full
-    with pytest.raises(ValueError, match="holds the rows of a sweep of"):
+    with pytest.raises(ValueError, match="holds another function.s rows"):
         ls.sweep(add, {"a": [1], "b": [2]}, out=out, progress=False)
 
 
@@ -471,3 +475,27 @@ def test_an_unpicklable_result_is_the_rows_error_with_every_runner(client, tmp_p
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         _check_unpicklable(ls.sweep(unpicklable, grid, client=ex, retries=0, progress=False))
     _check_unpicklable(ls.sweep(unpicklable, grid, client=client, retries=0, progress=False))
+
+
+def test_resume_recomputes_rows_of_another_seed_and_refuses_another_function(tmp_path):
+    import functools
+
+    out = tmp_path / "o"
+    one = ls.sweep(scaled, {"a": [1, 2]}, seed=1, out=out, progress=False)
+    two = ls.sweep(scaled, {"a": [1, 2]}, seed=2, out=out, progress=False)
+    assert two.attempts == [1, 1] and [v["seed"] for v in two.values] == two.seeds != one.seeds
+    again = ls.sweep(scaled, {"a": [1, 2]}, seed=2, out=out, progress=False)
+    assert again.attempts == [0, 0] and again.values == two.values
+    assert ls.sweep(scaled, {"a": [1, 2]}, out=out, progress=False).attempts == [1, 1]  # no seed passed
+
+    p = tmp_path / "p"
+    assert ls.sweep(functools.partial(scaled, scale=1), {"a": [3]}, out=p, progress=False).values[0]["v"] == 3
+    assert ls.sweep(functools.partial(scaled, scale=1), {"a": [3]}, out=p, progress=False).attempts == [0]
+    with pytest.raises(ValueError, match="out: .* holds another function's rows"):
+        ls.sweep(functools.partial(scaled, scale=10), {"a": [3]}, out=p, progress=False)
+
+    f = lambda a: {"v": a}  # noqa: E731
+    g = lambda a: {"v": -a}  # noqa: E731
+    ls.sweep(f, {"a": [1]}, out=tmp_path / "l", progress=False)
+    with pytest.raises(ValueError, match="another function's rows"):
+        ls.sweep(g, {"a": [1]}, out=tmp_path / "l", progress=False)

@@ -128,6 +128,26 @@ def _function_name(fn) -> str:
     return f"{module}.{name}"
 
 
+def _function_identity(fn) -> str:
+    """The function of a sweep as ``out``'s manifest records it: its qualified name, plus for a
+    ``functools.partial`` a hash of its bound arguments, and for a lambda or a local function
+    where it is defined (file and line). A changed function body is not detected."""
+    name = _function_name(fn)
+    target = getattr(fn, "func", fn)
+    code = getattr(target, "__code__", None)
+    if code is not None and "<" in name:
+        name += f"@{os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    if hasattr(fn, "func") and (getattr(fn, "args", None) or getattr(fn, "keywords", None)):
+        try:
+            bound = [_canonical(list(fn.args), "args"), _canonical(dict(fn.keywords or {}), "keywords")]
+        except TypeError as e:
+            raise TypeError(f"out: the arguments bound by the functools.partial {name} can be neither hashed "
+                            f"nor pickled, so its rows cannot be told from another's ({e})") from None
+        text = json.dumps(bound, sort_keys=True, separators=(",", ":"))
+        name += f"[partial {hashlib.sha256(text.encode()).hexdigest()[:16]}]"
+    return name
+
+
 def _jsonable(config: dict) -> dict:
     out = {}
     for k, v in config.items():
@@ -220,8 +240,8 @@ class _Store:
             if old.get("format") != _FORMAT:
                 raise ValueError(f"out: {self.folder!r} holds something other than a landscope sweep")
             if old.get("function") != fn_name:
-                raise ValueError(f"out: {self.folder!r} holds the rows of a sweep of {old.get('function')!r}, not "
-                                 f"{fn_name!r}; choose another folder or remove it")
+                raise ValueError(f"out: {self.folder!r} holds another function's rows (a sweep of "
+                                 f"{old.get('function')!r}, not {fn_name!r}); choose another folder or remove it")
         self._write_json(manifest, {"format": _FORMAT, "version": 1, "landscope": _core.__version__,
                                     "function": fn_name, "configurations": len(configs),
                                     "grid": [{"key": k, "config": _jsonable(c)} for k, c in zip(keys, configs)]})
@@ -422,7 +442,10 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
         scheduler address (``"tcp://host:8786"``), or any ``concurrent.futures.Executor``.
     out : a folder: each finished configuration is written there at once (atomically, one file
         each), and a later call with the same function skips the configurations already done
-        (rows that failed are run again). Interrupting (Ctrl-C, a killed job) loses only the
+        (rows that failed are run again, and so are rows computed with another ``seed=``). The
+        function is recognised by its qualified name (with a ``functools.partial``'s bound
+        arguments, and a lambda's place of definition): a folder of another function's rows is
+        an error, but a changed function body is not detected (use a new folder). Interrupting (Ctrl-C, a killed job) loses only the
         configurations running at the time.
     retries : how many times a configuration that raised is run again (0: not). It is then
         recorded with its error (type, message, traceback) and the others go on.
@@ -469,11 +492,12 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
     n = len(configs)
     rows: list = [None] * n
     attempts = [0] * n
-    store = _Store(out, _function_name(fn), configs, keys) if out is not None else None
+    store = _Store(out, _function_identity(fn), configs, keys) if out is not None else None
     if store is not None:
         for i, k in enumerate(keys):
             saved = store.load(k)
-            if saved is not None and saved.get("error") is None:
+            # a row computed with another derived seed (another seed=) is computed again, not reused
+            if saved is not None and saved.get("error") is None and saved.get("seed") == passed[i]:
                 rows[i] = saved
     todo = [i for i in range(n) if rows[i] is None]
     bar = _progress.bar("sweep", n, progress=show, unit="configs", initial=n - len(todo))
@@ -481,7 +505,7 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
 
     def finish(i: int, row: dict) -> None:
         nonlocal failed
-        rows[i] = row
+        rows[i] = row = dict(row, seed=passed[i])  # the seed passed to fn (None: none, or the config's own)
         if store is not None:
             try:
                 store.save(keys[i], row)
