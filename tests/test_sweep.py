@@ -499,3 +499,21 @@ def test_resume_recomputes_rows_of_another_seed_and_refuses_another_function(tmp
     ls.sweep(f, {"a": [1]}, out=tmp_path / "l", progress=False)
     with pytest.raises(ValueError, match="another function's rows"):
         ls.sweep(g, {"a": [1]}, out=tmp_path / "l", progress=False)
+
+
+def test_a_budgeted_task_restores_the_default_thread_mode():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    ls.set_num_threads(None)
+    before = ls.get_num_threads()
+    try:
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            assert ls.get_num_threads() == 1
+            res = ls.sweep(threads, [{"tag": 0, "n_threads": 1}, {"tag": 1, "n_threads": 2}], progress=False)
+            assert [v["threads"] for v in res.values] == [1, 2]
+            assert ls.get_num_threads() == 1 and ls._fixed_threads is None  # still following OpenMP
+        assert ls.get_num_threads() == before
+        ls.set_num_threads(3)
+        ls.sweep(threads, [{"tag": 0, "n_threads": 1}], progress=False)
+        assert ls.get_num_threads() == 3 and ls._fixed_threads == 3
+    finally:
+        ls.set_num_threads(None)

@@ -76,6 +76,11 @@ __all__ = [
 ]
 
 
+#: The count fixed by set_num_threads, or None in the OpenMP default mode (what a task's thread
+#: budget restores afterwards).
+_fixed_threads: int | None = None
+
+
 def set_num_threads(n: int | None) -> None:
     """Threads for every landscope computation.
 
@@ -84,8 +89,10 @@ def set_num_threads(n: int | None) -> None:
     threadpoolctl sets). 0 is an error. Results do not depend on it: the engine sums over
     fixed sample blocks in a fixed order, so 1, 2 or 16 threads give bit-identical numbers.
     """
+    global _fixed_threads
     if n is None:
         _core.set_num_threads(0)
+        _fixed_threads = None
         return
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n: expected an integer or None, got {n!r}")
@@ -94,6 +101,7 @@ def set_num_threads(n: int | None) -> None:
     if n < 0:
         n = max(1, _core.max_threads() + 1 + n)
     _core.set_num_threads(n)
+    _fixed_threads = n
 
 
 def get_num_threads() -> int:

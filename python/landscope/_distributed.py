@@ -114,7 +114,7 @@ _cond = threading.Condition()
 _active = 0             # tasks inside a budget in this process
 _value: Optional[int] = None
 _exclusive = False
-_saved: Optional[int] = None
+_saved: Optional[int] = None  # the count to restore (None: the OpenMP default mode)
 _holders: dict = {}     # thread id -> nesting depth
 
 
@@ -127,12 +127,16 @@ def thread_budget(n: Optional[int]) -> Iterator[None]:
     if n is None:
         yield
         return
-    from . import get_num_threads, set_num_threads
+    import landscope
+    from . import set_num_threads
+
+    def current():  # the count set_num_threads fixed, or None in the OpenMP default mode
+        return landscope._fixed_threads
 
     n = int(n)
     me = threading.get_ident()
     if me in _holders:  # nested in this thread: no waiting on ourselves
-        before = get_num_threads()
+        before = current()
         set_num_threads(n)
         try:
             yield
@@ -144,7 +148,7 @@ def thread_budget(n: Optional[int]) -> Iterator[None]:
         while _active and (exclusive or _exclusive or _value != n):
             _cond.wait()
         if _active == 0:
-            _saved = get_num_threads()
+            _saved = current()
             set_num_threads(n)
             _value, _exclusive = n, exclusive
         _active += 1
