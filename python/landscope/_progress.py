@@ -28,11 +28,11 @@ LINE_INTERVAL = 5.0
 _WIDTH = 100  # the width of the line on a terminal that does not say its width (off one: untrimmed)
 
 # bar formats: a count towards a known total, an open-ended count, and a phase (time only)
-_COUNT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} [{elapsed}<{remaining}<rate>{postfix}]"
-_OPEN = "{desc}: {n_fmt}{unit} [{elapsed}<rate>{postfix}]"
+_COUNT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} [{elapsed}<{remaining}<rate>]{postfix}"
+_OPEN = "{desc}: {n_fmt}{unit} [{elapsed}<rate>]{postfix}"
 _PHASE = "{desc} ... {elapsed_s:.1f} s"
 _RATE = ", {speed}"
-_STATS = re.compile(r"\[[^\]]*\]")  # the times and rates of a bar's line
+_STATS = re.compile(r"\[[^\]]*\]")  # the times and rates of a bar's line (the postfix is after them)
 
 _transient = False  # set by transient()
 _Bar = None  # the tqdm subclass, made on first use
