@@ -517,3 +517,10 @@ def test_a_budgeted_task_restores_the_default_thread_mode():
         assert ls.get_num_threads() == 3 and ls._fixed_threads == 3
     finally:
         ls.set_num_threads(None)
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (-2, ValueError), (1.5, TypeError), (2.0, TypeError),
+                                          ("2", TypeError), (True, TypeError)])
+def test_bad_n_threads_settings_are_refused_up_front(value, error):
+    with pytest.raises(error, match="grid: n_threads"):
+        ls.sweep(threads, [{"tag": 0}, {"tag": 1, "n_threads": value}], progress=False)

@@ -480,6 +480,16 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
         grid = {k: (list(v) if hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict)) else v)
                 for k, v in grid.items()}
     configs = _configurations(grid)
+    for i, c in enumerate(configs):
+        t = c.get(THREADS_FIELD)
+        if t is None:
+            continue
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Integral):
+            raise TypeError(f"grid: {THREADS_FIELD} must be an integer thread count >= 1 (or None), got {t!r} "
+                            f"in configuration {i}")
+        if t < 1:
+            raise ValueError(f"grid: {THREADS_FIELD} must be a thread count >= 1 (or None), got {t!r} in "
+                             f"configuration {i}")
     keys = [config_key(c) for c in configs]
     seen = {}
     for i, k in enumerate(keys):
