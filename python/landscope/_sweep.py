@@ -10,8 +10,8 @@ a ``concurrent.futures`` executor or on a Dask cluster, with every finished row 
 
 ``client=`` moves the same call to a cluster (``distributed.Client(...)``) or an executor;
 nothing else changes, and the rows are the same numbers (landscope's results depend on the
-inputs and the thread count only: compare runs at equal thread counts, or use quantities the
-engine computes thread-count independently such as :meth:`Model.losses`).
+inputs only, bit for bit on any thread count: the engine sums over fixed sample blocks in a
+fixed order).
 """
 from __future__ import annotations
 
@@ -437,7 +437,7 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
         of one) always does; Dask also sends closures and lambdas.
     grid : a dict of lists (every combination, the last setting varying fastest), or a list of
         dicts (one configuration each). Settings are numbers, strings, None, lists, arrays or
-        picklable objects; two equal configurations are one.
+        picklable objects; two equal configurations are a ValueError.
     client : None (here, one configuration after the other), a ``dask.distributed.Client``, a
         scheduler address (``"tcp://host:8786"``), or any ``concurrent.futures.Executor``.
     out : a folder: each finished configuration is written there at once (atomically, one file

@@ -450,10 +450,9 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
         ``concurrent.futures.Executor``): the grid is split into blocks of consecutive points,
         the model, w and the directions are sent once to each worker, and the blocks run there
         (each on its worker's threads); ``out`` is saved as blocks arrive. The values are those
-        of the in-process run: loss and grad_norm bit for bit (:meth:`Model.losses` does not
-        depend on the thread count or on which points share a call); sharpness, min_eig and
-        accuracy when the workers' thread count is the caller's (to the solver's ``tol``
-        otherwise). None (default): in this process
+        of the in-process run, bit for bit (the engine's results do not depend on the thread
+        count: it sums over fixed sample blocks in a fixed order). None (default): in this
+        process
 
     Loss and grad_norm are computed many points per C++ call (parallel over points and
     samples, GIL released); each point's values equal :meth:`Model.loss` to rounding.

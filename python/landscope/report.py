@@ -422,8 +422,8 @@ def report(out: str = "landscope-report", *, quick: bool = False, seed: int = 0,
     lines every few seconds; False: never). ``client`` (a ``dask.distributed.Client``, a scheduler
     address or a ``concurrent.futures.Executor``) runs the sweeps of the width study (``wide``)
     and of the optimizers (``practice``) there, one task per width or optimizer. Every run with
-    the same arguments computes the same numbers (on a cluster, to rounding: the workers'
-    thread count may differ from this process's)."""
+    the same arguments computes the same numbers, on a cluster too (the engine's results do not
+    depend on the thread count)."""
     seed = val.integer("seed", seed, 0, 2**32 - 1)
     keys = list(SECTIONS) if sections is None else list(sections)
     if data is not None:
