@@ -180,7 +180,8 @@ def test_bad_grids_and_arguments():
         ls.sweep(threads, {"tag": [1]}, seed=0, progress=False)
     with pytest.raises(TypeError, match="client"):
         ls.sweep(add, {"a": [1], "b": [1]}, client=object(), progress=False)
-    assert len(ls.sweep(add, {"a": [], "b": [1]}, progress=False)) == 0
+    with pytest.raises(ValueError, match="grid has no configurations"):
+        ls.sweep(add, {"a": [], "b": [1]}, progress=False)
 
 
 def test_a_failing_configuration_is_retried_then_recorded(tmp_path):
@@ -524,3 +525,20 @@ def test_a_budgeted_task_restores_the_default_thread_mode():
 def test_bad_n_threads_settings_are_refused_up_front(value, error):
     with pytest.raises(error, match="grid: n_threads"):
         ls.sweep(threads, [{"tag": 0}, {"tag": 1, "n_threads": value}], progress=False)
+
+
+@pytest.mark.parametrize("grid, out, error, match", [
+    ({"a": [1]}, 3, TypeError, "out"),
+    ({"a": np.array(5)}, None, TypeError, "grid"),
+    ({"a": []}, None, ValueError, "grid has no configurations"),
+    ({}, None, ValueError, "grid has no configurations"),
+    ([], None, ValueError, "grid has no configurations"),
+    ({"a": [1]}, "manifest-list", ValueError, "out"),
+])
+def test_bad_arguments_name_the_argument(tmp_path, grid, out, error, match):
+    if out == "manifest-list":
+        out = tmp_path / "o"
+        out.mkdir()
+        (out / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(error, match=match):
+        ls.sweep(lambda a: {"a": a}, grid, out=out, progress=False)

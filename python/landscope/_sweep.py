@@ -224,7 +224,10 @@ class _Store:
     sees half a row; a killed run leaves whole rows only)."""
 
     def __init__(self, out, fn_name: str, configs: list, keys: list):
-        self.folder = os.fspath(out)
+        try:
+            self.folder = os.fspath(out)
+        except TypeError:
+            raise TypeError(f"out: expected a folder path (str or os.PathLike), got {type(out).__name__}") from None
         self.rows = os.path.join(self.folder, "rows")
         try:
             os.makedirs(self.rows, exist_ok=True)
@@ -237,7 +240,7 @@ class _Store:
                     old = json.load(fh)
             except (OSError, ValueError) as e:
                 raise ValueError(f"out: {manifest!r} is not a landscope sweep manifest ({e})") from None
-            if old.get("format") != _FORMAT:
+            if not isinstance(old, dict) or old.get("format") != _FORMAT:
                 raise ValueError(f"out: {self.folder!r} holds something other than a landscope sweep")
             if old.get("function") != fn_name:
                 raise ValueError(f"out: {self.folder!r} holds another function's rows (a sweep of "
@@ -477,9 +480,19 @@ def sweep(fn: Callable, grid, *, client=None, out=None, retries: int = 1, progre
         if not _accepts(fn, "seed"):
             raise TypeError(f"seed: {_function_name(fn)} takes no seed argument to pass the derived seeds to")
     if isinstance(grid, dict):  # lists once (a generator or range is read here, and only here)
-        grid = {k: (list(v) if hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict)) else v)
-                for k, v in grid.items()}
+        listed = {}
+        for k, v in grid.items():
+            if hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict)):
+                try:
+                    v = list(v)
+                except TypeError as e:  # e.g. a 0-d array
+                    raise TypeError(f"grid: {k!r} must be a list of values (wrap a single value in a list), "
+                                    f"got {v!r} ({e})") from None
+            listed[k] = v
+        grid = listed
     configs = _configurations(grid)
+    if not configs or (isinstance(grid, dict) and not grid):
+        raise ValueError(f"grid has no configurations (got {grid!r}: an empty list of settings, or no settings)")
     for i, c in enumerate(configs):
         t = c.get(THREADS_FIELD)
         if t is None:
