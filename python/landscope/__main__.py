@@ -16,7 +16,8 @@ COMMANDS = """commands:
             landscope report [--quick] [--out DIR] [--seed S] [--no-progress]
             [--scheduler ADDRESS | --workers N], or on your own data:
             landscope report --data FILE.npz [--widths 64,64] [--loss ...] (--help)
-  bench     compare landscope with vectorized numpy: landscope bench [derivatives|spectra|training|landscape]
+  bench     compare landscope with vectorized numpy (and JAX, torch with --peers jax,torch):
+            landscope bench [derivatives|spectra|training|landscape]
             [options] (derivatives by default; landscope bench training --help)
   spectrum  top and bottom Hessian eigenvalues, lambda_min of the tangent kernel, trace and
             index of a benchmark problem or an .npz data set (landscope spectrum --help)"""
