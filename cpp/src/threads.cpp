@@ -47,6 +47,7 @@ InterruptHandler& handler() {
 }
 thread_local int t_no_interrupt = 0;
 thread_local bool t_pool_thread = false;  // a pool thread: it never calls into the application
+thread_local bool t_holds_pool = false;   // this thread runs a loop on the pool (nested loops: serial)
 thread_local std::chrono::steady_clock::time_point t_last_check{};
 }  // namespace
 
@@ -100,6 +101,10 @@ class Pool {
   bool run(Index count, int threads, void (*fn)(void*, Index), void* ctx) {
     std::unique_lock<std::mutex> hold(m_run, std::try_to_lock);
     if (!hold.owns_lock()) return false;  // another loop (another caller thread) has the pool
+    t_holds_pool = true;
+    struct Release {
+      ~Release() { t_holds_pool = false; }
+    } release;
     auto job = std::make_shared<Job>();
     job->count = count;
     job->fn = fn;
@@ -174,7 +179,7 @@ Pool& pool() {
 }  // namespace
 
 void run_parallel(Index count, int threads, void (*fn)(void*, Index), void* ctx) {
-  if (threads <= 1 || count <= 1 || t_pool_thread || !pool().run(count, threads, fn, ctx))
+  if (threads <= 1 || count <= 1 || t_pool_thread || t_holds_pool || !pool().run(count, threads, fn, ctx))
     for (Index i = 0; i < count; ++i) fn(ctx, i);
 }
 
