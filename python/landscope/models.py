@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _validation as val
+from ._equality import equal
 from ._loader import core as _core
 from .operators import Operator
 
@@ -68,16 +69,6 @@ def _private(a: np.ndarray, given) -> np.ndarray:
 def _rebuild(cls, X, y, config):
     """Unpickling: the model of class ``cls`` built again from its data and configuration."""
     return cls(X, y, **config)
-
-
-def _same(a, b) -> bool:
-    """Configuration values and data equal exactly (arrays by shape, dtype and contents)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
-                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 def _choice(name: str, value, choices) -> str:
@@ -429,7 +420,7 @@ class Model:
             return True
         if type(self) is not type(other):
             return NotImplemented
-        return all(_same(a, b) for a, b in zip(self._state(), other._state()))
+        return all(equal(a, b) for a, b in zip(self._state(), other._state()))
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.num_params, self.num_samples, self.output_dim))
