@@ -115,7 +115,7 @@ _active = 0             # tasks inside a budget in this process
 _value: Optional[int] = None
 _exclusive = False
 _saved: Optional[int] = None  # the count to restore (None: the OpenMP default mode)
-_holders: dict = {}     # thread id -> nesting depth
+_holders: set = set()   # ids of the threads inside a budget
 
 
 @contextlib.contextmanager
@@ -127,16 +127,13 @@ def thread_budget(n: Optional[int]) -> Iterator[None]:
     if n is None:
         yield
         return
-    import landscope
+    import landscope  # _fixed_threads: the count set_num_threads fixed, or None (the default mode)
     from . import set_num_threads
-
-    def current():  # the count set_num_threads fixed, or None in the OpenMP default mode
-        return landscope._fixed_threads
 
     n = int(n)
     me = threading.get_ident()
     if me in _holders:  # nested in this thread: no waiting on ourselves
-        before = current()
+        before = landscope._fixed_threads
         set_num_threads(n)
         try:
             yield
@@ -148,17 +145,17 @@ def thread_budget(n: Optional[int]) -> Iterator[None]:
         while _active and (exclusive or _exclusive or _value != n):
             _cond.wait()
         if _active == 0:
-            _saved = current()
+            _saved = landscope._fixed_threads
             set_num_threads(n)
             _value, _exclusive = n, exclusive
         _active += 1
-        _holders[me] = 1
+        _holders.add(me)
     try:
         yield
     finally:
         with _cond:
             _active -= 1
-            del _holders[me]
+            _holders.discard(me)
             if _active == 0:
                 set_num_threads(_saved)
                 _value, _exclusive, _saved = None, False, None
