@@ -463,6 +463,18 @@ def test_report_cli_connects_to_a_scheduler(client, tmp_path, monkeypatch):
         assert info.value.code == 2
 
 
+def test_report_cli_with_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("distributed")
+    from landscope import _distributed
+    from landscope.__main__ import main
+
+    monkeypatch.setattr(_distributed, "CONNECT_TIMEOUT", "1s")
+    code = main(["report", "--quick", "--no-progress", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("landscope report: --scheduler: cannot connect to 'tcp://127.0.0.1:1'")
+
+
 def _check_unpicklable(res):
     assert res.failed == [1] and res.errors[1]["type"] == "TypeError"
     assert "cannot be pickled" in res.errors[1]["message"] and "lock" in res.errors[1]["message"]

@@ -247,6 +247,10 @@ def worker_environment() -> Iterator[None]:
         yield
 
 
+#: How long the CLI tries to reach a --scheduler before giving up (a Dask duration).
+CONNECT_TIMEOUT = "15s"
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) -> Iterator:
     """A Dask client for the CLI: connected to ``scheduler``, or to a new LocalCluster of
@@ -257,7 +261,11 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) 
         return
     distributed = import_distributed()
     if scheduler is not None:
-        with distributed.Client(scheduler) as client:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:  # unreachable, refused, or not a scheduler address
+            raise ValueError(f"--scheduler: cannot connect to {scheduler!r}: {e}") from None
+        with client:
             yield client
         return
     per_worker = max(1, (os.cpu_count() or 1) // workers)
