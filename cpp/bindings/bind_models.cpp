@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "landscope/activation.hpp"
 #include "landscope/diagnostic.hpp"
 #include "landscope/network.hpp"
 #include "landscope/point.hpp"
@@ -29,6 +30,14 @@ Reduction reduction_from(const std::string& r) {
 }  // namespace
 
 void bind_models(py::module_& m) {
+  m.def(
+      "activate",
+      [](const std::string& name, const Matrix& z) {
+        Matrix y, d1, d2;
+        activate_all(activation_from_string(name), z, y, d1, &d2);
+        return py::make_tuple(y, d1, d2);
+      },
+      py::arg("name"), py::arg("z"), "σ(z), σ'(z) and σ''(z) of the named activation, elementwise (for tests).");
   py::class_<Point, std::shared_ptr<Point>>(m, "Point", py::module_local())
       .def_property_readonly("w", &Point::w)
       .def("loss", &Point::loss, Release())

@@ -23,23 +23,70 @@ void blocks(Index size, F&& f) {
   for (Index o = 0; o < size; o += kBlock) f(o, std::min(kBlock, size - o));
 }
 
-// u = exp(−2|x|), clamped so that it never underflows into a 0/0 later.
-template <typename A>
-Array tanh_u(const A& x) {
-  return (-2.0 * x.abs().min(40.0)).exp();
+namespace ei = Eigen::internal;
+using Packet = ei::packet_traits<double>::type;
+constexpr Index kLanes = ei::unpacket_traits<Packet>::size;
+
+/// 2^k for integral k in [−1022, 0], exactly.
+EIGEN_STRONG_INLINE Packet exp2_int(const Packet& k) {
+#if defined(__AVX2__) && !defined(EIGEN_VECTORIZE_AVX512)
+  const __m256i e = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023));
+  return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
+#else
+  return ei::pldexp(ei::pset1<Packet>(1.0), k);
+#endif
 }
 
-// tanh(x) to double precision with vectorizable arithmetic: a rational approximation
-// x + x³ P(x²)/Q(x²) for |x| < 0.625 (tanh_small), and sign(x)(1 − u)/(1 + u) with
-// u = exp(−2|x|) beyond.
-template <typename A>
-Array tanh_small(const A& x) {
-  const Array z = x * x;
-  const Array p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
-                  - 1.61468768441708447952e3;
-  const Array q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
-                  + 4.84406305325125486048e3;
-  return x + x * z * p / q;
+/// For a in [−708, 0]: s = 2^k and sp = 2^k expm1(r), where a = k ln 2 + r with |r| ≤ ln2/2
+/// (Cody–Waite) and expm1(r) is its Taylor polynomial to r¹³ (truncation < 1e-17 relative).
+/// Then e^a = sp + s and e^a − 1 = sp + (s − 1), each accurate to about 1 ulp; no division.
+EIGEN_STRONG_INLINE void exp_parts(const Packet& a, Packet& s, Packet& sp) {
+  const Packet k = ei::pfloor(ei::pmadd(a, ei::pset1<Packet>(1.4426950408889634074), ei::pset1<Packet>(0.5)));
+  Packet r = ei::pmadd(k, ei::pset1<Packet>(-6.93145751953125e-1), a);  // ln 2 in two parts: k·hi is exact
+  r = ei::pmadd(k, ei::pset1<Packet>(-1.42860682030941723212e-6), r);
+  static constexpr double c[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                 1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,       1.0 / 720.0,
+                                 1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,          0.5};
+  Packet q = ei::pset1<Packet>(c[0]);
+  for (int i = 1; i < 12; ++i) q = ei::pmadd(q, r, ei::pset1<Packet>(c[i]));
+  const Packet p = ei::pmadd(ei::pmul(q, r), r, r);  // expm1(r) = r + r²(½ + r/6 + …)
+  s = exp2_int(k);
+  sp = ei::pmul(s, p);
+}
+
+/// tanh and its derivatives on one packet: with a = −2|x| and u = e^a, tanh|x| = −expm1(a)/(1 + u),
+/// σ' = sech²x = 4u/(1 + u)² and σ'' = −2 tanh(x) σ'. One division; measured within 3 ulps of
+/// the exact tanh and 5 ulps of sech² over |x| ≤ 354 (beyond, |x| is clamped: tanh is ±1 and sech² < 1e-307).
+EIGEN_STRONG_INLINE void tanh_packet(const Packet& x, double* y, double* g1, double* g2) {
+  const Packet one = ei::pset1<Packet>(1.0);
+  const Packet a = ei::pmul(ei::pset1<Packet>(-2.0), ei::pmin<Eigen::PropagateNaN>(ei::pabs(x), ei::pset1<Packet>(354.0)));
+  Packet s, sp;
+  exp_parts(a, s, sp);
+  const Packet u = ei::padd(sp, s);
+  const Packet r = ei::pdiv(one, ei::padd(one, u));
+  // tanh|x| = (1 − s − sp) r, which is +0 (not −0) at x = 0; then the sign of x.
+  const Packet t = ei::por(ei::pmul(ei::psub(ei::psub(one, s), sp), r), ei::pand(x, ei::pset1<Packet>(-0.0)));
+  if (y) ei::pstoreu(y, t);
+  if (g1 || g2) {
+    const Packet s1 = ei::pmul(ei::pmul(ei::pset1<Packet>(4.0), u), ei::pmul(r, r));
+    if (g1) ei::pstoreu(g1, s1);
+    if (g2) ei::pstoreu(g2, ei::pmul(ei::pmul(ei::pset1<Packet>(-2.0), t), s1));
+  }
+}
+
+/// tanh over [0, len): whole packets in place, the tail through a padded copy.
+void tanh_all(const double* x, Index len, double* y, double* g1, double* g2) {
+  Index i = 0;
+  for (; i + kLanes <= len; i += kLanes)
+    tanh_packet(ei::ploadu<Packet>(x + i), y ? y + i : nullptr, g1 ? g1 + i : nullptr, g2 ? g2 + i : nullptr);
+  if (i == len) return;
+  alignas(64) double in[kLanes] = {}, o0[kLanes], o1[kLanes], o2[kLanes];
+  const Index rest = len - i;
+  std::copy(x + i, x + len, in);
+  tanh_packet(ei::ploadu<Packet>(in), o0, o1, o2);
+  if (y) std::copy(o0, o0 + rest, y + i);
+  if (g1) std::copy(o1, o1 + rest, g1 + i);
+  if (g2) std::copy(o2, o2 + rest, g2 + i);
 }
 
 template <typename A>
@@ -72,20 +119,9 @@ void kernel(Activation a, const Seg& x, double* y, double* g1, double* g2) {
       if (g1) OutSeg(g1, len).setOnes();
       if (g2) OutSeg(g2, len).setZero();
       return;
-    case Activation::Tanh: {
-      // σ' = sech²x = 4u/(1+u)², accurate for every x; σ'' = −2 tanh(x) σ'.
-      const Array u = tanh_u(x);
-      const Array r = 1.0 / (1.0 + u);
-      Array t;
-      if (y || g2) t = (x.abs() < 0.625).select(tanh_small(x), x.sign() * (1.0 - u) * r);
-      if (y) OutSeg(y, len) = t;
-      if (g1 || g2) {
-        const Array s1 = 4.0 * u * r * r;
-        if (g1) OutSeg(g1, len) = s1;
-        if (g2) OutSeg(g2, len) = -2.0 * t * s1;
-      }
+    case Activation::Tanh:
+      tanh_all(x.data(), len, y, g1, g2);
       return;
-    }
     case Activation::Sigmoid:
     case Activation::Silu: {
       // s = sigmoid(x) and sn = 1 − s = sigmoid(−x), each without cancellation.

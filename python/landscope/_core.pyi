@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Adam', 'GD', 'LanczosOptions', 'LanczosResult', 'LinearOperator', 'Model', 'Momentum', 'Network', 'Optimizer', 'PerturbedGD', 'Point', 'ProductToy', 'RecorderSettings', 'SAM', 'Schedule', 'TrainOptions', 'callable_operator', 'check_symmetry', 'cpu_supports_x86_64_v3', 'deep_linear', 'dense_operator', 'diagnostic_memory', 'diagnostics', 'eigen_version', 'forked_single_threaded', 'has_openmp', 'lanczos', 'lanczos_quadrature', 'least_squares', 'max_threads', 'minibatch', 'mlp', 'num_threads', 'set_num_threads', 'shallow_net', 'simd', 'trace', 'train']
+__all__: list[str] = ['Adam', 'GD', 'LanczosOptions', 'LanczosResult', 'LinearOperator', 'Model', 'Momentum', 'Network', 'Optimizer', 'PerturbedGD', 'Point', 'ProductToy', 'RecorderSettings', 'SAM', 'Schedule', 'TrainOptions', 'activate', 'callable_operator', 'check_symmetry', 'cpu_supports_x86_64_v3', 'deep_linear', 'dense_operator', 'diagnostic_memory', 'diagnostics', 'eigen_version', 'forked_single_threaded', 'has_openmp', 'lanczos', 'lanczos_quadrature', 'least_squares', 'max_threads', 'minibatch', 'mlp', 'num_threads', 'set_num_threads', 'shallow_net', 'simd', 'trace', 'train']
 class LinearOperator:
     def matmat(self, X: typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, n]", "flags.f_contiguous"]) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, n]"]:
         ...
@@ -436,6 +436,10 @@ class TrainOptions:
     @tol.setter
     def tol(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
+def activate(name: str, z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64, "[m, n]"]) -> tuple[typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, n]"], typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, n]"], typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, n]"]]:
+    """
+    σ(z), σ'(z) and σ''(z) of the named activation, elementwise (for tests).
+    """
 def callable_operator(fn: collections.abc.Callable, n: typing.SupportsInt | typing.SupportsIndex, blocks: bool) -> LinearOperator:
     ...
 def check_symmetry(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, bool]:

@@ -1,0 +1,90 @@
+"""The engine's elementwise activations against an extended-precision reference.
+
+tanh has its own vectorized kernel (one exp-like polynomial and one division a value); these
+tests hold it to a few ulps of tanh, sech² and −2 tanh sech² computed in long double, and check
+the special values a network meets (signed zeros, subnormals, saturation, NaN)."""
+import numpy as np
+import pytest
+
+from landscope import _core
+
+LONG = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps  # an 80-bit long double (x86)
+
+
+def ulps(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """|got − ref| in units of the last place of ref rounded to double."""
+    spacing = np.spacing(np.abs(ref.astype(np.float64)))
+    spacing[spacing == 0] = np.finfo(np.float64).smallest_subnormal
+    return np.abs((got.astype(np.longdouble) - ref) / spacing.astype(np.longdouble)).astype(np.float64)
+
+
+def sample() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    parts = [rng.standard_normal(100_000) * s for s in (1e-3, 0.3, 1.0, 3.0, 30.0)]
+    parts += [np.linspace(-40.0, 40.0, 80_001), np.geomspace(1e-300, 350.0, 20_000)]
+    x = np.concatenate(parts)
+    return np.concatenate([x, -x])
+
+
+@pytest.mark.skipif(not LONG, reason="needs an extended-precision long double for the reference")
+def test_tanh_within_a_few_ulps():
+    x = sample()
+    y, d1, d2 = (a.ravel() for a in _core.activate("tanh", x.reshape(-1, 1)))
+    xl = x.astype(np.longdouble)
+    t = np.tanh(xl)
+    sech2 = 1.0 / np.cosh(xl) ** 2
+    assert ulps(t, y).max() <= 4.0
+    assert ulps(sech2, d1).max() <= 6.0
+    assert ulps(-2.0 * t * sech2, d2).max() <= 10.0
+
+
+def test_tanh_special_values():
+    x = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-20, 354.0, 400.0, -1e300, np.inf, -np.inf])
+    y, d1, d2 = (a.ravel() for a in _core.activate("tanh", x.reshape(-1, 1)))
+    assert np.array_equal(np.signbit(y[:2]), [False, True]) and np.all(y[:2] == 0.0)
+    np.testing.assert_array_equal(y[2:5], x[2:5])  # tanh x = x below the ulp of x³/3
+    np.testing.assert_array_equal(y[5:], [1.0, 1.0, -1.0, 1.0, -1.0])
+    np.testing.assert_array_equal(d1[:5], 1.0)
+    assert np.all((d1[5:] >= 0.0) & (d1[5:] < 1e-306)) and np.all(np.isfinite(d2))
+
+
+def test_tanh_propagates_nan():
+    x = np.array([np.nan, 1.0, -np.nan, 0.5, 2.0])  # also the padded tail (5 values)
+    out = _core.activate("tanh", x.reshape(-1, 1))
+    for a in out:
+        assert np.isnan(a[0, 0]) and np.isnan(a[2, 0]) and np.all(np.isfinite(a[[1, 3, 4], 0]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 257])
+def test_tanh_every_length_and_layout(n):
+    """Whole packets and the padded tail give the same values as one long call."""
+    rng = np.random.default_rng(n)
+    z = rng.standard_normal((n, 3)) * 2.0
+    whole = _core.activate("tanh", np.tile(z.ravel(order="F"), 3).reshape(-1, 1))
+    part = _core.activate("tanh", z)
+    for a, b in zip(part, whole):
+        np.testing.assert_array_equal(a.ravel(order="F"), b.ravel()[: 3 * n])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "gelu", "silu"])
+def test_other_activations_match_numpy(name):
+    x = np.linspace(-30.0, 30.0, 6001)
+    xl = x.astype(np.longdouble)
+    s = 1.0 / (1.0 + np.exp(-xl))
+    if name == "sigmoid":
+        ref = s
+    elif name == "silu":
+        ref = xl * s
+    elif name == "softplus":
+        ref = np.logaddexp(0.0, xl)
+    else:
+        from math import erfc
+        ref = xl * np.array([0.5 * erfc(-v / np.sqrt(2.0)) for v in x], dtype=np.longdouble)
+    y = _core.activate(name, x.reshape(-1, 1))[0].ravel()
+    # erfc's relative condition number in the far tail is 2z² (about 900 at x = −30)
+    np.testing.assert_allclose(y, ref.astype(np.float64), rtol=1e-12 if name == "gelu" else 1e-13, atol=1e-300)
+
+
+def test_unknown_activation_names_the_choices():
+    with pytest.raises(ValueError, match="activation: expected one of"):
+        _core.activate("tanhh", np.zeros((1, 1)))
