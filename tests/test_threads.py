@@ -51,6 +51,8 @@ def _methods(net, w, V, U, algorithms):
         "gauss_newton_vp": net.gauss_newton_vp(w, V), "jvp": net.jvp(w, V), "vjp": net.vjp(w, U),
         "point.gradient": pt.gradient(), "point.hvp": pt.hvp(V),
         "losses": net.losses(np.column_stack([w, w + 0.01 * V[:, 0]])),
+        "losses_in_span": net._m.losses_in_span(w, np.asfortranarray(V[:, :2]), np.array([[0.0, 0.01, -0.02],
+                                                                                         [0.0, 0.02, 0.01]])),
         "subset gradient": net.gradient(w, samples=np.arange(0, net.num_samples, 3)),
     }
     if algorithms:  # on one model: they only chain the products above

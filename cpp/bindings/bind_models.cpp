@@ -83,6 +83,7 @@ void bind_models(py::module_& m) {
              return py::cast(out);
            },
            py::arg("W"), py::arg("grad_norms"))
+      .def("losses_in_span", &Model::losses_in_span, py::arg("w"), py::arg("D"), py::arg("C"), Release())
       .def_property_readonly("diagnostics", &Model::diagnostics)
       .def("loss", [](const Model& self, const VectorRef& w, const Samples& s) { return self.loss(w, ptr(s)); },
            py::arg("w"), py::arg("samples") = py::none(), Release())

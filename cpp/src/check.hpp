@@ -1,8 +1,10 @@
 #pragma once
-// Argument checks shared by the training sources.
+// Argument checks shared by the sources.
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+
+#include "landscope/types.hpp"
 
 namespace landscope::detail {
 
@@ -16,5 +18,8 @@ inline std::string num(double v) {
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
 }
+
+/// The arguments of Model::losses_in_span: w (P), D (P x k) and C (k x b), all finite.
+void check_span(Index P, const VectorRef& w, const MatrixRef& D, const MatrixRef& C);
 
 }  // namespace landscope::detail

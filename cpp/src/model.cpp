@@ -8,6 +8,7 @@
 
 #include "landscope/diagnostic.hpp"
 #include "landscope/point.hpp"
+#include "check.hpp"
 #include "parallel.hpp"
 
 namespace landscope {
@@ -31,6 +32,36 @@ Vector Model::losses(const MatrixRef& W, Vector* grad_norms) const {
     auto p = at(W.col(j));
     out[j] = p->loss();
     if (grad_norms) (*grad_norms)[j] = p->grad_norm();
+  }
+  return out;
+}
+
+namespace detail {
+void check_span(Index P, const VectorRef& w, const MatrixRef& D, const MatrixRef& C) {
+  if (w.size() != P)
+    throw std::invalid_argument("w: expected " + std::to_string(P) + " entries, got " + std::to_string(w.size()));
+  if (D.rows() != P)
+    throw std::invalid_argument("D: expected " + std::to_string(P) + " rows (one direction a column), got " +
+                                std::to_string(D.rows()));
+  if (C.rows() != D.cols())
+    throw std::invalid_argument("C: expected " + std::to_string(D.cols()) + " rows (one coordinate a direction), got " +
+                                std::to_string(C.rows()));
+  if (!w.allFinite()) throw std::invalid_argument("w: contains NaN or Inf");
+  if (!D.allFinite()) throw std::invalid_argument("D: contains NaN or Inf");
+  if (!C.allFinite()) throw std::invalid_argument("C: contains NaN or Inf");
+}
+}  // namespace detail
+
+Vector Model::losses_in_span(const VectorRef& w, const MatrixRef& D, const MatrixRef& C) const {
+  detail::check_span(num_params(), w, D, C);
+  const Index b = C.cols(), group = 64;
+  Vector out(b);
+  Matrix W;
+  for (Index j = 0; j < b; j += group) {
+    const Index m = std::min(group, b - j);
+    W.noalias() = D * C.middleCols(j, m);
+    W.colwise() += w;
+    out.segment(j, m) = losses(W);
   }
   return out;
 }

@@ -137,7 +137,7 @@ std::unique_ptr<LossHead> make_loss_head(LossKind kind, MatrixR Y, IndexVector l
 // First-order passes
 
 void Network::forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
-                      Pass& pass, int order) const {
+                      Pass& pass, int order, bool first_done) const {
   const std::size_t NL = m_layers.size();
   const Index rows = end - begin;
   pass.rows = rows;
@@ -156,10 +156,12 @@ void Network::forward(const VectorRef& w, const IndexVector* samples, Index begi
   for (std::size_t j = 0; j < NL; ++j) {
     const Layer& L = m_layers[j];
     Matrix& z = pass.z[j];
-    z.resize(rows, L.out);
-    z.noalias() = L.scale * (pass.h[j] * weight(w, j).transpose());
-    if (const double* b = bias(w, j))
-      z.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(b, L.out);
+    if (j > 0 || !first_done) {
+      z.resize(rows, L.out);
+      z.noalias() = L.scale * (pass.h[j] * weight(w, j).transpose());
+      if (const double* b = bias(w, j))
+        z.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(b, L.out);
+    }
     if (j + 1 == NL) break;
     if (order == 0) activate(L.activation, z, pass.h[j + 1]);
     else activate_all(L.activation, z, pass.h[j + 1], pass.d1[j], order >= 2 ? &pass.d2[j] : nullptr);

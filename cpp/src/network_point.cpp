@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
 #include "memory.hpp"
 #include "network_internal.hpp"
 
@@ -349,6 +350,56 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
     const double gn = g.norm();
     (*grad_norms)[j] = std::isfinite(gn) || !g.allFinite() ? gn : g.blueNorm();
   });
+  return out;
+}
+
+Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const MatrixRef& C) const {
+  detail::check_span(m_num_params, w, D, C);
+  const Index P = m_num_params, b = C.cols(), n = num_samples();
+  const Layer& L0 = m_layers[0];
+  // The first layer at w + D c is s X (W + Σ_i c_i D_i)ᵀ + (β + Σ_i c_i δ_i) = B_0 + Σ_i c_i B_i:
+  // its k + 1 products are formed once a block of samples, not once a point. The blocks are
+  // fixed and summed in order, as in losses(): the same result for any thread count.
+  const Index k = m_offset[0] < 0 ? 0 : D.cols();
+  const Index rows = 256, chunks = (n + rows - 1) / rows;
+  const double norm = norm_factor(n);
+  std::vector<Matrix> B(static_cast<std::size_t>(k + 1));
+  std::vector<double> parts(static_cast<std::size_t>(b * chunks));
+  for (Index c = 0; c < chunks; ++c) {
+    const Index begin = c * rows, end = std::min(n, begin + rows), r = end - begin;
+    const double first = 2.0 * static_cast<double>(r * L0.in * L0.out);
+    parallel_for(k + 1, detail::threads_for(first * static_cast<double>(k + 1)), [&](Index i) {
+      const VectorRef v = i == 0 ? VectorRef(w) : VectorRef(D.col(i - 1));
+      Matrix& Bi = B[static_cast<std::size_t>(i)];
+      Bi.noalias() = L0.scale * (m_X.middleRows(begin, r) * weight(v, 0).transpose());
+      if (const double* beta = bias(v, 0)) Bi.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(beta, L0.out);
+    });
+    const double work = 2.0 * static_cast<double>(b) * static_cast<double>(r) * static_cast<double>(P);
+    parallel_for(b, detail::threads_for(work), [&](Index j) {
+      thread_local Vector wj;
+      wj.noalias() = D * C.col(j);
+      wj += w;
+      Pass& pass = local_pass();
+      pass.z.resize(m_layers.size());
+      Matrix& z0 = pass.z[0];
+      if (k == 1) {
+        z0 = B[0] + C(0, j) * B[1];
+      } else if (k == 2) {  // a surface: one pass over the block
+        z0 = B[0] + C(0, j) * B[1] + C(1, j) * B[2];
+      } else {
+        z0 = B[0];
+        for (Index i = 0; i < k; ++i) z0 += C(i, j) * B[static_cast<std::size_t>(i + 1)];
+      }
+      forward(wj, nullptr, begin, end, pass, 0, true);
+      parts[static_cast<std::size_t>(j * chunks + c)] = loss_grad_out(pass, norm);
+    });
+  }
+  Vector out(b);
+  for (Index j = 0; j < b; ++j) {
+    double total = 0.0;
+    for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
+    out[j] = total;
+  }
   return out;
 }
 

@@ -515,7 +515,7 @@ def surface(model, w, directions, x, y=None, metrics=("loss",), *, samples=None,
     chunks = [(pts, coords[pts, :D.shape[1]]) for pts in (todo[i:i + c] for i in range(0, todo.size, c))]
     try:
         with _distributed.resolve(client) as runner:
-            blocks = _distributed.map_blocks(runner, _surface_points, (ev if idx is None else model, w, D),
+            blocks = _distributed.map_blocks(runner, _surface_points, (ev if idx is None else model, w, np.asfortranarray(D)),
                                              (metrics, tol, idx), chunks)
             for block, results in blocks:
                 for (pts, _), got in zip(block, results):
@@ -543,6 +543,8 @@ def _surface_points(model: Model, w: np.ndarray, D: np.ndarray, metrics: tuple, 
     (b, k)): one batched evaluation (or, over ``samples`` ``idx``, one call a point). The same
     computation in this process and on a worker."""
     pts, C = chunk
+    if idx is None and set(metrics) == {"loss"}:  # the first layer once for the whole chunk
+        return {"loss": model._m.losses_in_span(w, D, np.asfortranarray(C.T))}
     W = np.asfortranarray(w[:, None] + D @ C.T)
     if idx is None:
         return _evaluate(model, W, metrics, tol)

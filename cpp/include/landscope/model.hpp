@@ -46,6 +46,11 @@ class Model {
   /// `grad_norms` is given; parallel over points and samples, summed in a fixed order (the
   /// same for any thread count).
   virtual Vector losses(const MatrixRef& W, Vector* grad_norms = nullptr) const;
+  /// The full-batch losses at w + D c_j for the b columns c_j of C (k x b), D is P x k: points of
+  /// a line, a plane or any span around w (a loss surface). The same values as losses() of the
+  /// formed points, up to rounding; layered networks evaluate their first layer once for the
+  /// whole span instead of once a point. Throws std::invalid_argument on shapes or NaN/Inf.
+  virtual Vector losses_in_span(const VectorRef& w, const MatrixRef& D, const MatrixRef& C) const;
   /// A training diagnostic only this model family defines (null: none by that name).
   virtual std::unique_ptr<Diagnostic> diagnostic(const std::string& name) const;
   /// The names diagnostic() knows.

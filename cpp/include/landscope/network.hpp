@@ -54,6 +54,7 @@ class Network : public Model {
   /// A NetworkPoint (network_point.cpp): every method below is a call to it.
   std::shared_ptr<Point> at(const VectorRef& w, const IndexVector* samples = nullptr) const override;
   Vector losses(const MatrixRef& W, Vector* grad_norms = nullptr) const override;
+  Vector losses_in_span(const VectorRef& w, const MatrixRef& D, const MatrixRef& C) const override;
 
   double loss(const VectorRef& w, const IndexVector* samples = nullptr) const override;
   double loss_and_gradient(const VectorRef& w, Vector& grad,
@@ -85,8 +86,9 @@ class Network : public Model {
   const double* bias(const VectorRef& w, std::size_t l) const;
 
   // The passes over one block of samples (network_passes.cpp).
+  // order: 0 values, 1 +σ', 2 +σ''; with first_done, pass.z[0] already holds the first layer's z.
   void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
-               Pass& pass, int order) const;  // order: 0 values, 1 +σ', 2 +σ''
+               Pass& pass, int order, bool first_done = false) const;
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the block's loss
   void backward(const VectorRef& w, Pass& pass) const;
   void write_gradient(const Pass& pass, double* grad) const;
