@@ -59,7 +59,8 @@ Network::Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> la
     off += m_layers[j].out * m_layers[j].in + (m_layers[j].bias ? m_layers[j].out : 0);
   }
   m_num_params = off;
-  // A block should carry about 2^20 flops of forward pass (a few hundred µs): below that, waking
+  // A block should carry about 2^19 flops of forward pass (a gradient of such a block takes about
+  // 40 µs, an HVP about 80): below that, waking
   // a second thread costs more than it saves, and on a busy machine (where a parked thread
   // wakes only at the next scheduler time slice, milliseconds later) far more. A weight matrix
   // beyond the L2 cache (2^18 doubles) is streamed from memory and packed once per block: such
@@ -71,7 +72,7 @@ Network::Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> la
     largest = std::max(largest, L.in * L.out);
   }
   const Index floor_rows = largest > (Index(1) << 18) ? 128 : 32;
-  m_min_rows = std::max<Index>(floor_rows, static_cast<Index>(std::ceil(1048576.0 / flops_per_row)));
+  m_min_rows = std::max<Index>(floor_rows, static_cast<Index>(std::ceil(524288.0 / flops_per_row)));
   if (m_num_params == 0) throw std::invalid_argument("layers: the network has no trainable parameters");
   if (block_names.empty())
     for (std::size_t j = 0; j < m_layers.size(); ++j) block_names.push_back(std::to_string(j + 1));
