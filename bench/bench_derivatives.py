@@ -306,6 +306,7 @@ def run(problems, repeats: int, quick: bool, peer_list=(), prog: str = "landscop
         row_times = {}
         for op, (ours, theirs) in ops.items():
             reps = max(3, repeats // 2) if op in ("hessian", "tangent_kernel") else repeats
+            time.sleep(0.2)  # numpy's BLAS threads spin for a while after its last call: let them park
             runs_ours = timings(ours, reps, min_time=0.0 if quick else 0.5)
             runs_np = timings(theirs, reps if op != "hessian" else 3)
             t_ours, t_np = statistics.median(runs_ours), statistics.median(runs_np)

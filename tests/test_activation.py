@@ -88,3 +88,34 @@ def test_other_activations_match_numpy(name):
 def test_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match="activation: expected one of"):
         _core.activate("tanhh", np.zeros((1, 1)))
+
+
+@pytest.mark.skipif(not LONG, reason="needs an extended-precision long double for the reference")
+@pytest.mark.parametrize("name", ["sigmoid", "silu"])
+def test_sigmoid_and_silu_within_a_few_ulps(name):
+    x = sample()
+    x = x[np.abs(x) <= 700.0]
+    y, d1, d2 = (a.ravel() for a in _core.activate(name, x.reshape(-1, 1)))
+    xl = x.astype(np.longdouble)
+    s = 1.0 / (1.0 + np.exp(-xl))
+    sn = 1.0 / (1.0 + np.exp(xl))
+    if name == "sigmoid":
+        refs = (s, s * sn, s * sn * (sn - s))
+    else:
+        refs = (xl * s, s * (1.0 + xl * sn), s * sn * (2.0 + xl * (sn - s)))
+    scale = np.maximum(np.abs(xl), 1.0)  # silu's terms carry a factor x: compare on their scale
+    for ref, got, limit in zip(refs, (y, d1, d2), (4.0, 6.0, 10.0)):
+        err = np.abs(got.astype(np.longdouble) - ref)
+        # relative to the value, or where it cancels (silu', σ'' near their zeros) to the terms' size
+        bound = limit * np.maximum(np.abs(ref), np.finfo(np.float64).tiny) * np.finfo(np.float64).eps
+        terms = limit * scale * np.abs(s * sn) * np.finfo(np.float64).eps
+        assert np.all(err <= np.maximum(bound, terms)), name
+
+
+def test_sigmoid_special_values():
+    x = np.array([0.0, 800.0, -800.0, np.inf, -np.inf, np.nan, 40.0, -40.0])
+    y, d1, _ = (a.ravel() for a in _core.activate("sigmoid", x.reshape(-1, 1)))
+    np.testing.assert_array_equal(y[:5], [0.5, 1.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(d1[:5], [0.25, 0.0, 0.0, 0.0, 0.0])
+    assert np.isnan(y[5]) and np.isnan(d1[5])
+    assert y[7] == pytest.approx(np.exp(-40.0), rel=1e-15) and y[6] == 1.0

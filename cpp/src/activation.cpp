@@ -74,16 +74,50 @@ EIGEN_STRONG_INLINE void tanh_packet(const Packet& x, double* y, double* g1, dou
   }
 }
 
-/// tanh over [0, len): whole packets in place, the tail through a padded copy.
-void tanh_all(const double* x, Index len, double* y, double* g1, double* g2) {
+/// sigmoid(x) and sigmoid(−x) on one packet, each without cancellation: with u = e^{−|x|},
+/// sigmoid(|x|) = 1/(1 + u) and sigmoid(−|x|) = u/(1 + u). One division; below e^{−708}
+/// (|x| > 708) sigmoid(−|x|) is flushed to 0.
+EIGEN_STRONG_INLINE void sigmoid_packet(const Packet& x, Packet& s, Packet& sn) {
+  const Packet one = ei::pset1<Packet>(1.0);
+  const Packet ax = ei::pabs(x);
+  Packet p2k, sp;
+  exp_parts(ei::pnegate(ei::pmin<Eigen::PropagateNaN>(ax, ei::pset1<Packet>(708.0))), p2k, sp);
+  const Packet u = ei::padd(sp, p2k);
+  const Packet big = ei::pdiv(one, ei::padd(one, u));
+  const Packet small = ei::pselect(ei::pcmp_lt(ei::pset1<Packet>(708.0), ax), ei::pzero(x), ei::pmul(u, big));
+  const Packet positive = ei::pcmp_le(ei::pzero(x), x);
+  s = ei::pselect(positive, big, small);
+  sn = ei::pselect(positive, small, big);
+}
+
+/// sigmoid (silu: x sigmoid(x)) and its derivatives on one packet.
+EIGEN_STRONG_INLINE void sigmoid_like_packet(bool silu, const Packet& x, double* y, double* g1, double* g2) {
+  Packet s, sn;
+  sigmoid_packet(x, s, sn);
+  const Packet ssn = ei::pmul(s, sn), d = ei::psub(sn, s);
+  if (!silu) {  // σ' = s sn, σ'' = s sn (sn − s)
+    if (y) ei::pstoreu(y, s);
+    if (g1) ei::pstoreu(g1, ssn);
+    if (g2) ei::pstoreu(g2, ei::pmul(ssn, d));
+    return;
+  }
+  // silu: x s, σ' = s (1 + x sn), σ'' = s sn (2 + x (sn − s))
+  if (y) ei::pstoreu(y, ei::pmul(x, s));
+  if (g1) ei::pstoreu(g1, ei::pmul(s, ei::pmadd(x, sn, ei::pset1<Packet>(1.0))));
+  if (g2) ei::pstoreu(g2, ei::pmul(ssn, ei::pmadd(x, d, ei::pset1<Packet>(2.0))));
+}
+
+/// f(packet, y, g1, g2) over [0, len): whole packets in place, the tail through a padded copy.
+template <typename F>
+void packets(const double* x, Index len, double* y, double* g1, double* g2, F&& f) {
   Index i = 0;
   for (; i + kLanes <= len; i += kLanes)
-    tanh_packet(ei::ploadu<Packet>(x + i), y ? y + i : nullptr, g1 ? g1 + i : nullptr, g2 ? g2 + i : nullptr);
+    f(ei::ploadu<Packet>(x + i), y ? y + i : nullptr, g1 ? g1 + i : nullptr, g2 ? g2 + i : nullptr);
   if (i == len) return;
   alignas(64) double in[kLanes] = {}, o0[kLanes], o1[kLanes], o2[kLanes];
   const Index rest = len - i;
   std::copy(x + i, x + len, in);
-  tanh_packet(ei::ploadu<Packet>(in), o0, o1, o2);
+  f(ei::ploadu<Packet>(in), o0, o1, o2);
   if (y) std::copy(o0, o0 + rest, y + i);
   if (g1) std::copy(o1, o1 + rest, g1 + i);
   if (g2) std::copy(o2, o2 + rest, g2 + i);
@@ -120,22 +154,14 @@ void kernel(Activation a, const Seg& x, double* y, double* g1, double* g2) {
       if (g2) OutSeg(g2, len).setZero();
       return;
     case Activation::Tanh:
-      tanh_all(x.data(), len, y, g1, g2);
+      packets(x.data(), len, y, g1, g2, tanh_packet);
       return;
     case Activation::Sigmoid:
     case Activation::Silu: {
-      // s = sigmoid(x) and sn = 1 − s = sigmoid(−x), each without cancellation.
-      const Array s = sigmoid_of(x);
-      const Array sn = 1.0 / (1.0 + x.exp());
-      if (a == Activation::Sigmoid) {
-        if (y) OutSeg(y, len) = s;
-        if (g1) OutSeg(g1, len) = s * sn;
-        if (g2) OutSeg(g2, len) = s * sn * (sn - s);
-      } else {  // silu: x s, σ' = s(1 + x sn), σ'' = s sn (2 + x (sn − s))
-        if (y) OutSeg(y, len) = x * s;
-        if (g1) OutSeg(g1, len) = s * (1.0 + x * sn);
-        if (g2) OutSeg(g2, len) = s * sn * (2.0 + x * (sn - s));
-      }
+      const bool silu = a == Activation::Silu;
+      packets(x.data(), len, y, g1, g2, [silu](const Packet& v, double* o0, double* o1, double* o2) {
+        sigmoid_like_packet(silu, v, o0, o1, o2);
+      });
       return;
     }
     case Activation::Softplus: {
