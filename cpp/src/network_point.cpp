@@ -361,14 +361,17 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
   // its k + 1 products are formed once a block of samples, not once a point. The blocks are
   // fixed and summed in order, as in losses(): the same result for any thread count.
   const Index k = m_offset[0] < 0 ? 0 : D.cols();
-  // Each point's parameters are formed once per sample block: P (k + 2) memory traffic against
-  // 2 rows P flops. Blocks of 256 rows, or several of them as long as a block's products and
-  // one pass stay within 32 MB (M2: all 512 rows at once, half the traffic). Sizes only: the
-  // same blocks for any thread count.
-  Index width = 0;
-  for (const Layer& L : m_layers) width += 2 * L.out;
-  const Index row_bytes = 8 * ((k + 1) * L0.out + width);
-  const Index rows = 256 * std::max<Index>(1, std::min((n + 255) / 256, (Index{32} << 20) / (256 * row_bytes)));
+  // Each point's parameters are formed once per sample block: P (k + 2) doubles of traffic
+  // against 2 rows P flops. When they do not stay in cache (P (k + 2) beyond 4 MB), a block
+  // takes several 256-row blocks as long as its products and one pass stay within 32 MB (M2:
+  // all 512 rows at once, half the traffic). Sizes only: the same blocks for any thread count.
+  Index rows = 256;
+  if (8 * P * (k + 2) > (Index{4} << 20)) {
+    Index width = 0;
+    for (const Layer& L : m_layers) width += 2 * L.out;
+    const Index row_bytes = 8 * ((k + 1) * L0.out + width);
+    rows *= std::max<Index>(1, std::min((n + 255) / 256, (Index{32} << 20) / (256 * row_bytes)));
+  }
   const Index chunks = (n + rows - 1) / rows;
   const double norm = norm_factor(n);
   std::vector<Matrix> B(static_cast<std::size_t>(k + 1));
