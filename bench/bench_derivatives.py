@@ -289,6 +289,33 @@ def run_peers(results: list, problems, repeats: int, quick: bool, peer_list, pro
                 fastest(entry)
 
 
+def numpy_activation(name: str, z: np.ndarray):
+    """σ, σ' and σ'' as a user writes them in numpy (the same three outputs landscope gives)."""
+    if name == "tanh":
+        t = np.tanh(z)
+        d1 = 1.0 - t * t
+        return t, d1, -2.0 * t * d1
+    s = 1.0 / (1.0 + np.exp(-z))  # sigmoid
+    sn = 1.0 - s
+    return s, s * sn, s * sn * (sn - s)
+
+
+def activations(repeats: int) -> list:
+    """σ, σ', σ'' over S1's 512 x 256 pre-activations, one thread each (landscope's elementwise
+    kernels run inside a sample block; numpy's ufuncs are single-threaded)."""
+    z = np.asfortranarray(np.random.default_rng(0).standard_normal((512, 256)) * 2.0)
+    rows = []
+    for name in ("tanh", "sigmoid"):
+        ours = timings(lambda: landscope._core.activate(name, z), repeats, min_time=0.3)
+        theirs = timings(lambda: numpy_activation(name, z), repeats, min_time=0.3)
+        got, want = landscope._core.activate(name, z), numpy_activation(name, z)
+        # σ only: numpy's σ' = 1 − tanh² (or s (1 − s)) loses its relative accuracy where σ saturates
+        err = float(np.max(np.abs(got[0] - want[0]) / np.maximum(np.abs(want[0]), 1e-300)))
+        rows.append(dict(activation=name, values=z.size, numpy_ns=statistics.median(theirs) / z.size * 1e9,
+                         landscope_ns=statistics.median(ours) / z.size * 1e9, max_rel_diff=err))
+    return rows
+
+
 def run(problems, repeats: int, quick: bool, peer_list=(), prog: str = "landscope bench") -> dict:
     results = []
     rate = gemm_rate(repeats=3 if quick else 5)
@@ -334,6 +361,7 @@ def run(problems, repeats: int, quick: bool, peer_list=(), prog: str = "landscop
         peers=peer_versions(peer_list),
         repeats=repeats,
         results=results,
+        activations=activations(repeats),
     )
 
 
@@ -385,6 +413,13 @@ def table(report: dict) -> str:
                    f"{fmt_spread(r['numpy_spread'])} / {fmt_spread(r['landscope_spread'])}")
         lines.append(f"| {r['problem']} | {r['P']:,} | {r['op']} | {fmt_time(r['numpy_s'])} |{peer_cells} "
                      f"{fmt_time(r['landscope_s'])} | {r['ratio']:.3f} |{fast_cells} {spreads} | {notes} |")
+    if report.get("activations"):
+        lines += ["", "| activation | values | numpy σ, σ', σ'' | landscope σ, σ', σ'' | ratio | max rel. diff of σ |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for a in report["activations"]:
+            lines.append(f"| {a['activation']} | {a['values']:,} | {a['numpy_ns']:.2f} ns/value | "
+                         f"{a['landscope_ns']:.2f} ns/value | {a['landscope_ns'] / a['numpy_ns']:.2f} | "
+                         f"{a['max_rel_diff']:.1e} |")
     info = report["landscope"]
     lines.append("")
     lines.append(f"landscope {info['version']} ({info['isa']}, Eigen {info['eigen']}, OpenMP "

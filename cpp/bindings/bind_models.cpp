@@ -32,10 +32,14 @@ Reduction reduction_from(const std::string& r) {
 void bind_models(py::module_& m) {
   m.def(
       "activate",
-      [](const std::string& name, const Matrix& z) {
-        Matrix y, d1, d2;
-        activate_all(activation_from_string(name), z, y, d1, &d2);
-        return py::make_tuple(y, d1, d2);
+      [](const std::string& name, const MatrixRef& z) {
+        const Activation a = activation_from_string(name);
+        Matrix y(z.rows(), z.cols()), d1(z.rows(), z.cols()), d2(z.rows(), z.cols());
+        {
+          py::gil_scoped_release release;
+          activate_all(a, z.data(), z.size(), y.data(), d1.data(), d2.data());
+        }
+        return py::make_tuple(std::move(y), std::move(d1), std::move(d2));
       },
       py::arg("name"), py::arg("z"), "σ(z), σ'(z) and σ''(z) of the named activation, elementwise (for tests).");
   py::class_<Point, std::shared_ptr<Point>>(m, "Point", py::module_local())

@@ -205,13 +205,17 @@ void activate(Activation a, const Matrix& z, Matrix& out) {
   });
 }
 
+void activate_all(Activation a, const double* z, Index len, double* out, double* d1, double* d2) {
+  blocks(len, [&](Index o, Index n) {
+    kernel(a, Seg(z + o, n), out ? out + o : nullptr, d1 ? d1 + o : nullptr, d2 ? d2 + o : nullptr);
+  });
+}
+
 void activate_all(Activation a, const Matrix& z, Matrix& out, Matrix& d1, Matrix* d2) {
   out.resize(z.rows(), z.cols());
   d1.resize(z.rows(), z.cols());
   if (d2) d2->resize(z.rows(), z.cols());
-  blocks(z.size(), [&](Index o, Index len) {
-    kernel(a, Seg(z.data() + o, len), out.data() + o, d1.data() + o, d2 ? d2->data() + o : nullptr);
-  });
+  activate_all(a, z.data(), z.size(), out.data(), d1.data(), d2 ? d2->data() : nullptr);
 }
 
 }  // namespace landscope
