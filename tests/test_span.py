@@ -58,3 +58,24 @@ def test_span_bad_input_names_the_argument(name):
                      ("C", (w, D, np.where(np.eye(2, 3) > 0, np.nan, C)))):
         with pytest.raises(ValueError, match=f"^{arg}: contains NaN or Inf"):
             model._m.losses_in_span(*bad)
+
+
+def test_public_losses_in_span_validates_and_matches():
+    net = CASES["mlp_std_bias_res_tanh"]()
+    w = point(net)
+    rng = np.random.default_rng(5)
+    D = rng.standard_normal((net.num_params, 2))  # C order: converted
+    C = rng.uniform(-1.0, 1.0, (2, 5))
+    np.testing.assert_allclose(net.losses_in_span(w, D, C), net.losses(w[:, None] + D @ C), rtol=1e-12)
+    line = net.losses_in_span(w, D[:, 0], np.linspace(-1.0, 1.0, 4))  # one direction, (b,) coordinates
+    np.testing.assert_allclose(line, [net.loss(w + t * D[:, 0]) for t in np.linspace(-1.0, 1.0, 4)], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^C: expected shape \(2, b\)"):
+        net.losses_in_span(w, D, C[:1])
+    with pytest.raises(ValueError, match="^C: contains NaN"):
+        net.losses_in_span(w, D, np.full((2, 3), np.nan))
+    with pytest.raises(TypeError, match="^C: expected a floating-point array"):
+        net.losses_in_span(w, D, np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match="^D: expected shape"):
+        net.losses_in_span(w, D[:-1], C)
+    with pytest.raises(ValueError, match="^w: expected shape"):
+        net.losses_in_span(w[:-1], D, C)

@@ -151,6 +151,23 @@ class Model:
             return (float(out[0][0]), float(out[1][0])) if grad_norms else float(out[0])
         return out
 
+    def losses_in_span(self, w, D, C) -> np.ndarray:
+        """L at w + D c for every column c of ``C``: ``D`` of shape (P, k) (or (P,)) holds k
+        directions and ``C`` of shape (k, b) (or (b,) when k = 1) their coordinates, one point a
+        column: a line, a plane (a loss surface) or any span around w. Equals :meth:`losses` of
+        the formed points up to rounding; layered networks compute their first layer once for
+        the whole span instead of once a point, and nothing of size P x b is formed."""
+        w = self._w(w)
+        D, _ = val.as_directions(D, self.num_params, "D")
+        k = D.shape[1]
+        Carr = val._as_float_array("C", C)
+        if Carr.ndim == 1 and k == 1:
+            Carr = Carr.reshape(1, -1)
+        if Carr.ndim != 2 or Carr.shape[0] != k:
+            raise ValueError(f"C: expected shape ({k}, b), one column of coordinates a point, got {Carr.shape}")
+        self._check_pass(self.num_samples, "losses_in_span")
+        return self._m.losses_in_span(w, np.asfortranarray(D), np.asfortranarray(Carr))
+
     # -- values and first derivatives ----------------------------------------------------
     def loss(self, w, *, samples=None) -> float:
         """L(w), over all samples or the index array ``samples`` (a minibatch, no data copy)."""
