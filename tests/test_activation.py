@@ -119,3 +119,13 @@ def test_sigmoid_special_values():
     np.testing.assert_array_equal(d1[:5], [0.25, 0.0, 0.0, 0.0, 0.0])
     assert np.isnan(y[5]) and np.isnan(d1[5])
     assert y[7] == pytest.approx(np.exp(-40.0), rel=1e-15) and y[6] == 1.0
+
+
+def test_activate_takes_strided_and_broadcast_arrays():
+    base = np.asfortranarray(np.linspace(-3.0, 3.0, 30).reshape(10, 3))
+    for z in (base[:5], base[::2], np.broadcast_to(np.linspace(-1.0, 1.0, 5)[:, None], (5, 3)), base.T):
+        got = _core.activate("tanh", z)
+        want = _core.activate("tanh", np.array(z, order="F"))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(got[0], np.tanh(z), rtol=1e-15, atol=0)

@@ -1,6 +1,7 @@
 // Models: the Python layer (landscope/models.py) validates and converts; these wrappers only
 // adapt signatures and release the GIL around every computation.
 #include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -32,12 +33,15 @@ Reduction reduction_from(const std::string& r) {
 void bind_models(py::module_& m) {
   m.def(
       "activate",
-      [](const std::string& name, const MatrixRef& z) {
+      [](const std::string& name, py::array_t<double, py::array::f_style | py::array::forcecast> z) {
+        // f_style | forcecast: a contiguous column-major copy unless z already is one
         const Activation a = activation_from_string(name);
-        Matrix y(z.rows(), z.cols()), d1(z.rows(), z.cols()), d2(z.rows(), z.cols());
+        if (z.ndim() != 2) throw std::invalid_argument("z: expected a 2-D array");
+        const Index rows = z.shape(0), cols = z.shape(1);
+        Matrix y(rows, cols), d1(rows, cols), d2(rows, cols);
         {
           py::gil_scoped_release release;
-          activate_all(a, z.data(), z.size(), y.data(), d1.data(), d2.data());
+          activate_all(a, z.data(), rows * cols, y.data(), d1.data(), d2.data());
         }
         return py::make_tuple(std::move(y), std::move(d1), std::move(d2));
       },

@@ -25,15 +25,17 @@ void blocks(Index size, F&& f) {
 
 namespace ei = Eigen::internal;
 using Packet = ei::packet_traits<double>::type;
-constexpr Index kLanes = ei::unpacket_traits<Packet>::size;
+constexpr Index kLanes = ei::packet_traits<double>::size;
 
 /// 2^k for integral k in [−1022, 0], exactly.
 EIGEN_STRONG_INLINE Packet exp2_int(const Packet& k) {
-#if defined(__AVX2__) && !defined(EIGEN_VECTORIZE_AVX512)
+#if defined(EIGEN_VECTORIZE_AVX2) && !defined(EIGEN_VECTORIZE_AVX512)
+  // A NaN k (from a NaN input) converts to INT_MIN: some finite s, and sp = s·NaN stays NaN.
   const __m256i e = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023));
   return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
 #else
-  return ei::pldexp(ei::pset1<Packet>(1.0), k);
+  // pldexp may cast k to int (undefined for NaN): a NaN k becomes 0 (sp = s·NaN is NaN anyway).
+  return ei::pldexp(ei::pset1<Packet>(1.0), ei::pselect(ei::pcmp_eq(k, k), k, ei::pzero(k)));
 #endif
 }
 

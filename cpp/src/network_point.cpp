@@ -3,6 +3,7 @@
 // workspace; after prepare_curvature() the second-order forward and backward passes of every
 // block are kept, and loss, gradient, H v and J v read them.
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -376,6 +377,10 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
   const double norm = norm_factor(n);
   std::vector<Matrix> B(static_cast<std::size_t>(k + 1));
   std::vector<double> parts(static_cast<std::size_t>(b * chunks));
+  // Each running item forms its point in a buffer of this call's (at most one per thread; freed
+  // on return, unlike a thread_local, which would keep P doubles per thread alive).
+  std::mutex pool_lock;
+  std::vector<Vector> pool;
   for (Index c = 0; c < chunks; ++c) {
     const Index begin = c * rows, end = std::min(n, begin + rows), r = end - begin;
     const double first = 2.0 * static_cast<double>(r * L0.in * L0.out);
@@ -387,7 +392,14 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
     });
     const double work = 2.0 * static_cast<double>(b) * static_cast<double>(r) * static_cast<double>(P);
     parallel_for(b, detail::threads_for(work), [&](Index j) {
-      thread_local Vector wj;
+      Vector wj;
+      {
+        std::lock_guard<std::mutex> g(pool_lock);
+        if (!pool.empty()) {
+          wj = std::move(pool.back());
+          pool.pop_back();
+        }
+      }
       wj.noalias() = D * C.col(j);
       wj += w;
       Pass& pass = local_pass();
@@ -403,6 +415,8 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
       }
       forward(wj, nullptr, begin, end, pass, 0, true);
       parts[static_cast<std::size_t>(j * chunks + c)] = loss_grad_out(pass, norm);
+      std::lock_guard<std::mutex> g(pool_lock);
+      pool.push_back(std::move(wj));
     });
   }
   Vector out(b);

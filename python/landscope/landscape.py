@@ -544,7 +544,7 @@ def _surface_points(model: Model, w: np.ndarray, D: np.ndarray, metrics: tuple, 
     computation in this process and on a worker."""
     pts, C = chunk
     if idx is None and set(metrics) == {"loss"}:  # the first layer once for the whole chunk
-        return {"loss": model._m.losses_in_span(w, D, np.asfortranarray(C.T))}  # checked by surface
+        return {"loss": model.losses_in_span(w, D, C.T)}
     W = np.asfortranarray(w[:, None] + D @ C.T)
     if idx is None:
         return _evaluate(model, W, metrics, tol)
