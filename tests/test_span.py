@@ -79,3 +79,19 @@ def test_public_losses_in_span_validates_and_matches():
         net.losses_in_span(w, D[:-1], C)
     with pytest.raises(ValueError, match="^w: expected shape"):
         net.losses_in_span(w[:-1], D, C)
+
+
+def test_unaligned_input_is_copied_before_the_engine_reads_it():
+    """Arrays unpickled from a byte buffer (Dask workers) can be misaligned; the engine reads
+    doubles, so the checks hand it an aligned copy."""
+    net = CASES["mlp_ntk_tanh"]()
+    w = point(net)
+    raw = np.zeros(8 * w.size + 1, dtype=np.uint8)[1:]
+    unaligned = raw.view(np.float64)
+    unaligned[:] = w
+    assert not unaligned.flags.aligned
+    from landscope import _validation as val
+    assert val.as_params(unaligned, w.size).flags.aligned
+    D = np.ones((w.size, 1))
+    np.testing.assert_array_equal(net.losses_in_span(unaligned, D, [0.0, 0.1]), net.losses_in_span(w, D, [0.0, 0.1]))
+    assert net.loss(unaligned) == net.loss(w)

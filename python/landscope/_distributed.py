@@ -221,6 +221,10 @@ def map_blocks(runner: Runner, fn: Callable, shared: tuple, constants: tuple, it
         completed = ((fut, fut.result()) for fut in concurrent.futures.as_completed(list(futures)))
     try:
         for fut, results in completed:
+            if isinstance(results, BaseException):  # Dask yields a cancelled block's error
+                raise RuntimeError(f"{getattr(fn, '__name__', 'a task')}: a block was cancelled on the cluster "
+                                   f"({type(results).__name__}); its workers may have died and taken the "
+                                   f"scattered inputs with them") from results
             yield futures[fut], results
     finally:
         for fut in futures:

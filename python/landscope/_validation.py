@@ -40,7 +40,7 @@ def _shape(a) -> str:
 
 
 def _as_float_array(name: str, a) -> np.ndarray:
-    """``a`` as a C-contiguous, finite float64 array, converted the way numpy's
+    """``a`` as a C-contiguous, aligned, finite float64 array, converted the way numpy's
     ``np.asarray(a, dtype=float)`` would: floating, integer and boolean dtypes are accepted
     (integers above 2**53 round like numpy's cast); object, complex, string and other dtypes
     raise TypeError naming ``name``."""
@@ -51,6 +51,8 @@ def _as_float_array(name: str, a) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {_shape(arr)}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not arr.flags.aligned:  # e.g. unpickled from a byte buffer on a Dask worker: the engine reads doubles
+        arr = arr.copy()
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains NaN or Inf (first at index {tuple(int(i) for i in bad)})")
