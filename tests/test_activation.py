@@ -129,3 +129,23 @@ def test_activate_takes_strided_and_broadcast_arrays():
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(got[0], np.tanh(z), rtol=1e-15, atol=0)
+
+
+@pytest.mark.skipif(not LONG, reason="needs an extended-precision long double for the reference")
+def test_softplus_within_a_few_ulps():
+    x = sample()
+    x = x[np.abs(x) <= 700.0]
+    y, d1, d2 = (a.ravel() for a in _core.activate("softplus", x.reshape(-1, 1)))
+    xl = x.astype(np.longdouble)
+    s, sn = 1.0 / (1.0 + np.exp(-xl)), 1.0 / (1.0 + np.exp(xl))
+    for ref, got, limit in ((np.logaddexp(np.longdouble(0.0), xl), y, 4.0), (s, d1, 4.0), (s * sn, d2, 6.0)):
+        assert ulps(ref, got).max() <= limit
+
+
+def test_softplus_special_values():
+    x = np.array([0.0, 800.0, -800.0, np.inf, -np.inf, np.nan, -30.0])
+    y, d1, d2 = (a.ravel() for a in _core.activate("softplus", x.reshape(-1, 1)))
+    np.testing.assert_array_equal(y[:5], [np.log(2.0), 800.0, 0.0, np.inf, 0.0])
+    np.testing.assert_array_equal(d1[:5], [0.5, 1.0, 0.0, 1.0, 0.0])
+    assert np.isnan(y[5]) and np.isnan(d1[5]) and np.isnan(d2[5])
+    assert y[6] == pytest.approx(np.exp(-30.0), rel=1e-15)

@@ -79,12 +79,13 @@ EIGEN_STRONG_INLINE void tanh_packet(const Packet& x, double* y, double* g1, dou
 /// sigmoid(x) and sigmoid(−x) on one packet, each without cancellation: with u = e^{−|x|},
 /// sigmoid(|x|) = 1/(1 + u) and sigmoid(−|x|) = u/(1 + u). One division; below e^{−708}
 /// (|x| > 708) sigmoid(−|x|) is flushed to 0.
-EIGEN_STRONG_INLINE void sigmoid_packet(const Packet& x, Packet& s, Packet& sn) {
+EIGEN_STRONG_INLINE void sigmoid_packet(const Packet& x, Packet& s, Packet& sn, Packet* e = nullptr) {
   const Packet one = ei::pset1<Packet>(1.0);
   const Packet ax = ei::pabs(x);
   Packet p2k, sp;
   exp_parts(ei::pnegate(ei::pmin<Eigen::PropagateNaN>(ax, ei::pset1<Packet>(708.0))), p2k, sp);
   const Packet u = ei::padd(sp, p2k);
+  if (e) *e = u;
   const Packet big = ei::pdiv(one, ei::padd(one, u));
   const Packet small = ei::pselect(ei::pcmp_lt(ei::pset1<Packet>(708.0), ax), ei::pzero(x), ei::pmul(u, big));
   const Packet positive = ei::pcmp_le(ei::pzero(x), x);
@@ -109,6 +110,24 @@ EIGEN_STRONG_INLINE void sigmoid_like_packet(bool silu, const Packet& x, double*
   if (g2) ei::pstoreu(g2, ei::pmul(ssn, ei::pmadd(x, d, ei::pset1<Packet>(2.0))));
 }
 
+/// softplus σ = max(x, 0) + log1p(e^{−|x|}), σ' = sigmoid(x), σ'' = sigmoid(x) sigmoid(−x) on one
+/// packet. log1p(u) = log(v) u / (v − 1) with v = 1 + u (Kahan), or u where v rounds to 1; below
+/// e^{−708} the log1p term is flushed to 0.
+EIGEN_STRONG_INLINE void softplus_packet(const Packet& x, double* y, double* g1, double* g2) {
+  Packet s, sn, u;
+  sigmoid_packet(x, s, sn, &u);
+  if (y) {
+    const Packet one = ei::pset1<Packet>(1.0);
+    const Packet v = ei::padd(one, u);
+    const Packet kahan = ei::pdiv(ei::pmul(ei::plog(v), u), ei::psub(v, one));
+    Packet lp = ei::pselect(ei::pcmp_eq(v, one), u, kahan);
+    lp = ei::pselect(ei::pcmp_lt(ei::pset1<Packet>(708.0), ei::pabs(x)), ei::pzero(x), lp);
+    ei::pstoreu(y, ei::padd(ei::pmax(x, ei::pzero(x)), lp));
+  }
+  if (g1) ei::pstoreu(g1, s);
+  if (g2) ei::pstoreu(g2, ei::pmul(s, sn));
+}
+
 /// f(packet, y, g1, g2) over [0, len): whole packets in place, the tail through a padded copy.
 template <typename F>
 void packets(const double* x, Index len, double* y, double* g1, double* g2, F&& f) {
@@ -123,11 +142,6 @@ void packets(const double* x, Index len, double* y, double* g1, double* g2, F&& 
   if (y) std::copy(o0, o0 + rest, y + i);
   if (g1) std::copy(o1, o1 + rest, g1 + i);
   if (g2) std::copy(o2, o2 + rest, g2 + i);
-}
-
-template <typename A>
-Array sigmoid_of(const A& x) {
-  return 1.0 / (1.0 + (-x).exp());
 }
 
 }  // namespace
@@ -166,17 +180,9 @@ void kernel(Activation a, const Seg& x, double* y, double* g1, double* g2) {
       });
       return;
     }
-    case Activation::Softplus: {
-      // σ = max(x, 0) + log1p(e^{−|x|}), σ' = sigmoid(x), σ'' = sigmoid(x) sigmoid(−x).
-      if (y)
-        for (Index i = 0; i < len; ++i) y[i] = std::max(x[i], 0.0) + std::log1p(std::exp(-std::abs(x[i])));
-      if (g1 || g2) {
-        const Array s = sigmoid_of(x);
-        if (g1) OutSeg(g1, len) = s;
-        if (g2) OutSeg(g2, len) = s / (1.0 + x.exp());
-      }
+    case Activation::Softplus:
+      packets(x.data(), len, y, g1, g2, softplus_packet);
       return;
-    }
     case Activation::Gelu:
       // σ = x Φ(x), σ' = Φ(x) + x φ(x), σ'' = φ(x)(2 − x²).
       for (Index i = 0; i < len; ++i) {
