@@ -7,10 +7,9 @@
 namespace landscope {
 namespace {
 
-// Elementwise work runs over blocks of at most kBlock values whose temporaries live on the
-// stack: no heap traffic, and Eigen vectorizes every expression.
+// Elementwise work runs over blocks of at most kBlock values (tanh, sigmoid, silu and softplus
+// as packet kernels below, the others as Eigen expressions or scalar loops).
 constexpr Index kBlock = 256;
-using Array = Eigen::Array<double, Eigen::Dynamic, 1, Eigen::ColMajor, kBlock, 1>;
 using Seg = Eigen::Map<const Eigen::ArrayXd>;
 using OutSeg = Eigen::Map<Eigen::ArrayXd>;
 

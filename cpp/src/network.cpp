@@ -60,9 +60,9 @@ Network::Network(MatrixR X, MatrixR Y, IndexVector labels, std::vector<Layer> la
   }
   m_num_params = off;
   // A block should carry about 2^19 flops of forward pass (a gradient of such a block takes about
-  // 40 µs, an HVP about 80): below that, waking
-  // a second thread costs more than it saves, and on a busy machine (where a parked thread
-  // wakes only at the next scheduler time slice, milliseconds later) far more. A weight matrix
+  // 40 µs, an HVP about 80): below that, waking a second thread costs more than it saves, and
+  // on a busy machine (where a parked thread wakes only at the next scheduler time slice,
+  // milliseconds later) far more. A weight matrix
   // beyond the L2 cache (2^18 doubles) is streamed from memory and packed once per block: such
   // blocks get 128 rows at least, or the packing costs a third of an HVP (M2: 1024 x 1024).
   double flops_per_row = 0;

@@ -26,6 +26,18 @@ Network::Pass& local_pass() {
   return pass;
 }
 
+/// out[j] = Σ_c parts[j·chunks + c], in chunk order: the losses of b points from their sample
+/// chunks, the same for any thread count.
+Vector sum_chunks(const std::vector<double>& parts, Index b, Index chunks) {
+  Vector out(b);
+  for (Index j = 0; j < b; ++j) {
+    double total = 0.0;
+    for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
+    out[j] = total;
+  }
+  return out;
+}
+
 }  // namespace
 
 NetworkPoint::NetworkPoint(const Network& net, const VectorRef& w, const IndexVector* samples)
@@ -317,7 +329,6 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
   // any thread count.
   const Index rows = 256, chunks = (n + rows - 1) / rows;
   const double norm = norm_factor(n);
-  Vector out(b);
   if (!grad_norms) {
     std::vector<double> parts(static_cast<std::size_t>(b * chunks));
     const double work = 2.0 * static_cast<double>(b) * static_cast<double>(n) * static_cast<double>(P);
@@ -327,13 +338,9 @@ Vector Network::losses(const MatrixRef& W, Vector* grad_norms) const {
       forward(W.col(j), nullptr, c * rows, std::min(n, (c + 1) * rows), pass, 0);
       parts[static_cast<std::size_t>(item)] = loss_grad_out(pass, norm);
     });
-    for (Index j = 0; j < b; ++j) {
-      double total = 0.0;
-      for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
-      out[j] = total;
-    }
-    return out;
+    return sum_chunks(parts, b, chunks);
   }
+  Vector out(b);
   grad_norms->resize(b);
   parallel_for(b, detail::threads_for(6.0 * static_cast<double>(b) * static_cast<double>(n) * static_cast<double>(P)), [&](Index j) {
     Pass& pass = local_pass();
@@ -405,9 +412,7 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
       Pass& pass = local_pass();
       pass.z.resize(m_layers.size());
       Matrix& z0 = pass.z[0];
-      if (k == 1) {
-        z0 = B[0] + C(0, j) * B[1];
-      } else if (k == 2) {  // a surface: one pass over the block
+      if (k == 2) {  // a surface: one pass over the block
         z0 = B[0] + C(0, j) * B[1] + C(1, j) * B[2];
       } else {
         z0 = B[0];
@@ -419,13 +424,7 @@ Vector Network::losses_in_span(const VectorRef& w, const MatrixRef& D, const Mat
       pool.push_back(std::move(wj));
     });
   }
-  Vector out(b);
-  for (Index j = 0; j < b; ++j) {
-    double total = 0.0;
-    for (Index c = 0; c < chunks; ++c) total += parts[static_cast<std::size_t>(j * chunks + c)];
-    out[j] = total;
-  }
-  return out;
+  return sum_chunks(parts, b, chunks);
 }
 
 }  // namespace landscope

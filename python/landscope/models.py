@@ -71,6 +71,13 @@ def _rebuild(cls, X, y, config):
     return cls(X, y, **config)
 
 
+def _engine_layout(arr: np.ndarray) -> bool:
+    """A non-empty 2-D float64 array the engine reads in place (column-major and aligned): it is
+    passed without a copy, and the engine checks its shape and NaN/Inf itself."""
+    return (arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.f_contiguous and arr.flags.aligned
+            and arr.size > 0)
+
+
 def _choice(name: str, value, choices) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name}: expected a string, one of {choices}, got {value!r}")
@@ -141,7 +148,7 @@ class Model:
         Parallel over points and samples, summed in a fixed order: the result does not depend on
         the thread count (it equals :meth:`loss` up to rounding)."""
         arr = np.asarray(W)
-        if arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.f_contiguous and arr.size:
+        if _engine_layout(arr):
             V, flat = arr, False  # the engine's layout already: no copy (it checks shape and NaN itself)
         else:
             V, flat = val.as_directions(W, self.num_params, "W")
@@ -158,7 +165,9 @@ class Model:
         the formed points up to rounding; layered networks compute their first layer once for
         the whole span instead of once a point, and nothing of size P x b is formed."""
         w = self._w(w)
-        D, _ = val.as_directions(D, self.num_params, "D")
+        D = np.asarray(D)
+        if not _engine_layout(D):  # else passed as it is (the engine checks its shape and NaN/Inf)
+            D = np.asfortranarray(val.as_directions(D, self.num_params, "D")[0])
         k = D.shape[1]
         Carr = val._as_float_array("C", C)
         if Carr.ndim == 1 and k == 1:
@@ -166,7 +175,7 @@ class Model:
         if Carr.ndim != 2 or Carr.shape[0] != k:
             raise ValueError(f"C: expected shape ({k}, b), one column of coordinates a point, got {Carr.shape}")
         self._check_pass(self.num_samples, "losses_in_span")
-        return self._m.losses_in_span(w, np.asfortranarray(D), np.asfortranarray(Carr))
+        return self._m.losses_in_span(w, D, np.asfortranarray(Carr))
 
     # -- values and first derivatives ----------------------------------------------------
     def loss(self, w, *, samples=None) -> float:
