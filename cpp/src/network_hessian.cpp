@@ -39,7 +39,7 @@ void mirror_lower(MatrixR& H) {
 /// fresh multi-megabyte buffers per group would cost more in page faults than in arithmetic.
 struct GroupWork {
   std::vector<Matrix> Rz, Rh;
-  Matrix u, rcol, RF, Rdelta, Rdh, Rdh_above, T, extra, curv;
+  Matrix u, rcol, RF, Rdelta, Rdh, Rdh_above, T, extra;
 };
 
 GroupWork& group_work() {
@@ -181,15 +181,14 @@ MatrixR Network::hessian_basis(const VectorRef& w) const {
       if (below.activation != Activation::Identity) {
         detail::tile_mul(Rdelta, pass.d1[j - 1]);
         if (j - 1 > j0) {
-          ws.curv = pass.dh[j].cwiseProduct(pass.d2[j - 1]);
           ws.extra = Rz[j - 1];
-          detail::tile_mul(ws.extra, ws.curv);
+          detail::tile_mul(ws.extra, pass.curv[j - 1]);
           Rdelta += ws.extra;
         } else if (j - 1 == j0) {
           for (Index t = 0; t < g; ++t) {
             const Index a = grp.dirs[t].unit;
             Rdelta.col(a).segment(t * n, n).array() +=
-                pass.dh[j].col(a).array() * pass.d2[j - 1].col(a).array() * u.middleRows(t * n, n).array();
+                pass.curv[j - 1].col(a).array() * u.middleRows(t * n, n).array();
           }
         }
       }
@@ -225,7 +224,7 @@ void Network::shallow_residual_part(const VectorRef& w, MatrixR& H) const {
   backward(w, pass);
   const Layer& L = m_layers[0];
   const Index d = L.in;
-  const Matrix c = (L.scale * L.scale) * pass.dh[1].cwiseProduct(pass.d2[0]);
+  const Matrix c = (L.scale * L.scale) * pass.curv[0];
   const Matrix& X = pass.h[0];
   parallel_for(L.out, detail::threads_for(static_cast<double>(L.out) * static_cast<double>(X.rows()) * static_cast<double>(d * d)),
                [&](Index a) {

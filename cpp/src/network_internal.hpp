@@ -31,12 +31,14 @@ struct Network::Pass {
   std::vector<Matrix> z;      // z[j], z.back() = F
   std::vector<Matrix> d1;     // σ'(z[j]) for hidden layers
   std::vector<Matrix> d2;     // σ''(z[j]) for hidden layers (HVP only)
+  int order = 0;              // the derivatives of σ the forward pass formed (0, 1 or 2)
   Matrix Y;                   // targets of the block (square loss)
   std::vector<std::int64_t> labels;  // labels of the block (cross-entropy)
   Matrix p;                   // softmax(F) (cross-entropy)
   Matrix g;                   // dℓ/dF, reduction included: the top of the backward pass
   std::vector<Matrix> delta;  // δ_j = ∂ℓ/∂z[j]
   std::vector<Matrix> dh;     // dh[j] = ∂ℓ/∂h[j], j >= 1
+  std::vector<Matrix> curv;   // curv[j] = dh[j+1] ⊙ σ''(z[j]): backward() of an order-2 pass
   RScratch r;                 // R-pass scratch for uncached use
   double loss = 0;            // the block's loss (cached passes)
 };

@@ -141,6 +141,7 @@ void Network::forward(const VectorRef& w, const IndexVector* samples, Index begi
   const std::size_t NL = m_layers.size();
   const Index rows = end - begin;
   pass.rows = rows;
+  pass.order = order;
   pass.h.resize(NL);
   pass.z.resize(NL);
   pass.d1.resize(NL - 1);
@@ -171,19 +172,45 @@ void Network::forward(const VectorRef& w, const IndexVector* samples, Index begi
 
 double Network::loss_grad_out(Pass& pass, double norm) const { return m_head->value_and_gradient(pass, norm); }
 
-void Network::backward(const VectorRef& w, Pass& pass) const {
+namespace {
+
+/// out = s A B for A (rows x k) and B (k x cols): an outer product when k = 1 (the output layer
+/// of a scalar regression), where a GEMM would pack for a depth-1 product.
+template <class B>
+void scaled_product(double s, const Matrix& A, const B& Bm, Matrix& out) {
+  if (A.cols() == 1) out.noalias() = (s * A.col(0)) * Bm.row(0);
+  else out.noalias() = s * (A * Bm);
+}
+
+}  // namespace
+
+void Network::backward(const VectorRef& w, Pass& pass, bool first_delta) const {
   const std::size_t NL = m_layers.size();
+  const bool second = pass.order >= 2;
   pass.delta.resize(NL);
   pass.dh.resize(NL);
+  if (second) pass.curv.resize(NL - 1);
   pass.delta[NL - 1] = pass.g;
   for (std::size_t j = NL - 1; j > 0; --j) {
     const Layer& L = m_layers[j];
     Matrix& dh = pass.dh[j];
-    dh.noalias() = L.scale * (pass.delta[j] * weight(w, j));
+    scaled_product(L.scale, pass.delta[j], weight(w, j), dh);
     if (j + 1 < NL && L.residual) dh += pass.dh[j + 1];
     const Layer& below = m_layers[j - 1];
-    if (below.activation == Activation::Identity) pass.delta[j - 1] = dh;
-    else pass.delta[j - 1] = dh.cwiseProduct(pass.d1[j - 1]);
+    const bool want_delta = j > 1 || first_delta;
+    if (below.activation == Activation::Identity) {
+      if (want_delta) pass.delta[j - 1] = dh;
+      if (second) pass.curv[j - 1].setZero(dh.rows(), dh.cols());
+      continue;
+    }
+    // δ = dh ⊙ σ′ and curv = dh ⊙ σ″ column by column: dh is read once.
+    Matrix& delta = pass.delta[j - 1];
+    if (want_delta) delta.resize(dh.rows(), dh.cols());
+    if (second) pass.curv[j - 1].resize(dh.rows(), dh.cols());
+    for (Index c = 0; c < dh.cols(); ++c) {
+      if (want_delta) delta.col(c) = dh.col(c).cwiseProduct(pass.d1[j - 1].col(c));
+      if (second) pass.curv[j - 1].col(c) = dh.col(c).cwiseProduct(pass.d2[j - 1].col(c));
+    }
   }
 }
 
@@ -210,11 +237,15 @@ void Network::tangent(const VectorRef& w, const double* v, const Pass& pass, RSc
   for (std::size_t j = 0; j < NL; ++j) {
     const Layer& L = m_layers[j];
     Matrix& Rz = (j + 1 == NL) ? RF : s.Rz[j];
-    Rz.setZero(pass.rows, L.out);
-    if (j > 0) Rz.noalias() += L.scale * (s.Rh[j] * weight(w, j).transpose());
-    if (m_offset[j] >= 0) {
-      Rz.noalias() += L.scale * (pass.h[j] * RowMap(v + m_offset[j], L.out, L.in).transpose());
+    const bool own = m_offset[j] >= 0;  // the direction moves this layer's weights
+    if (j > 0) Rz.noalias() = L.scale * (s.Rh[j] * weight(w, j).transpose());
+    if (own) {
+      const RowMap V(v + m_offset[j], L.out, L.in);
+      if (j > 0) Rz.noalias() += L.scale * (pass.h[j] * V.transpose());
+      else Rz.noalias() = L.scale * (pass.h[j] * V.transpose());
       if (L.bias) Rz.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(v + m_offset[j] + L.out * L.in, L.out);
+    } else if (j == 0) {
+      Rz.setZero(pass.rows, L.out);
     }
     if (j + 1 == NL) break;
     if (L.activation == Activation::Identity) s.Rh[j + 1] = Rz;
@@ -244,16 +275,15 @@ void Network::r_pass(const VectorRef& w, const double* v, const Pass& pass, RScr
           s.Rdelta.colwise().sum();
     }
     if (j == 0) break;
-    Rdh.noalias() = L.scale * (s.Rdelta * W);
-    if (m_offset[j] >= 0) Rdh.noalias() += L.scale * (pass.delta[j] * RowMap(v + m_offset[j], L.out, L.in));
+    scaled_product(L.scale, s.Rdelta, W, Rdh);
+    if (m_offset[j] >= 0) {
+      if (L.out == 1) Rdh.noalias() += (L.scale * pass.delta[j].col(0)) * RowMap(v + m_offset[j], 1, L.in).row(0);
+      else Rdh.noalias() += L.scale * (pass.delta[j] * RowMap(v + m_offset[j], L.out, L.in));
+    }
     if (L.residual && j + 1 < NL) Rdh += Rdh_above;
     const Layer& below = m_layers[j - 1];
-    if (below.activation == Activation::Identity) {
-      s.Rdelta = Rdh;
-    } else {
-      s.Rdelta = Rdh.cwiseProduct(pass.d1[j - 1]);
-      s.Rdelta.array() += pass.dh[j].array() * pass.d2[j - 1].array() * s.Rz[j - 1].array();
-    }
+    if (below.activation == Activation::Identity) s.Rdelta = Rdh;
+    else s.Rdelta = Rdh.cwiseProduct(pass.d1[j - 1]) + pass.curv[j - 1].cwiseProduct(s.Rz[j - 1]);
     std::swap(Rdh, Rdh_above);
   }
 }

@@ -95,6 +95,8 @@ void NetworkPoint::do_prepare_curvature() {
     m_net.forward(m_w, samples(), lo, hi, pass, 2);
     pass.loss = m_net.loss_grad_out(pass, m_norm);
     m_net.backward(m_w, pass);
+    for (Matrix& m : pass.d2) m = Matrix();  // the products read curv = dh ⊙ σ″, not these
+    for (Matrix& m : pass.dh) m = Matrix();
   });
   m_cache = std::move(cache);
   m_cached.store(true, std::memory_order_release);
@@ -210,7 +212,7 @@ Matrix NetworkPoint::hvp(const MatrixRef& V) const {
     Network::Pass& pass = local_pass();
     m_net.forward(m_w, samples(), lo, hi, pass, 2);
     m_net.loss_grad_out(pass, m_norm);
-    m_net.backward(m_w, pass);
+    m_net.backward(m_w, pass, false);
     for (Index c = 0; c < b; ++c) {
       detail::checkpoint();
       m_net.r_pass(m_w, V.col(c).data(), pass, pass.r, m_norm, part.col(c).data());  // columns are contiguous

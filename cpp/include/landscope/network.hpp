@@ -90,7 +90,8 @@ class Network : public Model {
   void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
                Pass& pass, int order, bool first_done = false) const;
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the block's loss
-  void backward(const VectorRef& w, Pass& pass) const;
+  /// δ and ∂ℓ/∂h down to layer 0 (δ_0 only if `first_delta`: an HVP does not read it).
+  void backward(const VectorRef& w, Pass& pass, bool first_delta = true) const;
   void write_gradient(const Pass& pass, double* grad) const;
   void r_pass(const VectorRef& w, const double* v, const Pass& pass, RScratch& s, double norm,
               double* out) const;
