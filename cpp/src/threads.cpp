@@ -147,9 +147,11 @@ class Pool {
     t_pool_thread = true;
     std::uint64_t seen = m_generation.load(std::memory_order_acquire);
     for (;;) {
-      // Loops often come in quick succession (a block loop per product): spin for a moment
-      // before parking, yielding the core to anyone who needs it.
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+      // Loops often come in quick succession (a block loop per product, with the Python call
+      // between them): spin for a millisecond before parking, yielding the core to anyone who
+      // needs it. After 50 µs a worker had often parked, and a waking one came too late for a
+      // 0.2 ms call (the caller then ran every block alone).
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(1000);
       while (m_generation.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
         std::this_thread::yield();
       std::shared_ptr<Job> job;
