@@ -38,6 +38,11 @@ def cases():
             reduction="mean"))(act)
         out[f"mlp_ce_{act}"] = (lambda a: lambda: ls.MLP(
             X, labels(), [5], activation=a, loss="cross_entropy", num_classes=3, bias=True))(act)
+    # A scalar output: the passes skip forming the rank-one backpropagated matrices, except
+    # above a residual layer.
+    out["mlp_scalar_bias"] = lambda: ls.MLP(X, Y[:, :1], [4, 3], activation="tanh", bias=True)
+    out["mlp_scalar_res"] = lambda: ls.MLP(X, Y[:, :1], [4, 4], activation="softplus", parameterization="standard",
+                                           bias=True, residual=True)
     out["logistic_regression"] = lambda: ls.MLP(X, labels(), [], loss="cross_entropy", reduction="mean")
     out["mlp_ce_mean_res"] = lambda: ls.MLP(X, labels(k=4), [3, 3], activation="gelu", loss="cross_entropy",
                                             reduction="mean", residual=True)

@@ -184,6 +184,12 @@ void scaled_product(double s, const Matrix& A, const B& Bm, Matrix& out) {
 
 }  // namespace
 
+bool Network::rank_one(std::size_t j) const {
+  const Layer& L = m_layers[j];
+  const Layer& below = m_layers[j - 1];
+  return L.out == 1 && !L.residual && !below.residual && below.activation != Activation::Identity;
+}
+
 void Network::backward(const VectorRef& w, Pass& pass, bool first_delta) const {
   const std::size_t NL = m_layers.size();
   const bool second = pass.order >= 2;
@@ -193,11 +199,25 @@ void Network::backward(const VectorRef& w, Pass& pass, bool first_delta) const {
   pass.delta[NL - 1] = pass.g;
   for (std::size_t j = NL - 1; j > 0; --j) {
     const Layer& L = m_layers[j];
+    const Layer& below = m_layers[j - 1];
+    const bool want_delta = j > 1 || first_delta;
+    if (rank_one(j)) {
+      // dh = s δ W is rank one (a scalar output): δ and curv below, column by column, without it.
+      const double* W = weight(w, j).data();
+      const auto top = pass.delta[j].col(0);
+      Matrix& delta = pass.delta[j - 1];
+      if (want_delta) delta.resize(pass.rows, L.in);
+      if (second) pass.curv[j - 1].resize(pass.rows, L.in);
+      for (Index c = 0; c < L.in; ++c) {
+        const double a = L.scale * W[c];
+        if (want_delta) delta.col(c) = (a * top).cwiseProduct(pass.d1[j - 1].col(c));
+        if (second) pass.curv[j - 1].col(c) = (a * top).cwiseProduct(pass.d2[j - 1].col(c));
+      }
+      continue;
+    }
     Matrix& dh = pass.dh[j];
     scaled_product(L.scale, pass.delta[j], weight(w, j), dh);
     if (j + 1 < NL && L.residual) dh += pass.dh[j + 1];
-    const Layer& below = m_layers[j - 1];
-    const bool want_delta = j > 1 || first_delta;
     if (below.activation == Activation::Identity) {
       if (want_delta) pass.delta[j - 1] = dh;
       if (second) pass.curv[j - 1].setZero(dh.rows(), dh.cols());
@@ -275,6 +295,21 @@ void Network::r_pass(const VectorRef& w, const double* v, const Pass& pass, RScr
           s.Rdelta.colwise().sum();
     }
     if (j == 0) break;
+    if (rank_one(j)) {
+      // Rdh = s (Rδ W + δ V) is rank one: Rδ below column by column, without it.
+      const double* Wr = W.data();
+      const double* Vr = m_offset[j] >= 0 ? v + m_offset[j] : nullptr;
+      const auto Rtop = s.Rdelta.col(0);
+      const auto top = pass.delta[j].col(0);
+      Rdh.resize(pass.rows, L.in);
+      for (Index c = 0; c < L.in; ++c) {
+        const auto tail = pass.curv[j - 1].col(c).cwiseProduct(s.Rz[j - 1].col(c));
+        if (Vr) Rdh.col(c) = (L.scale * Wr[c] * Rtop + L.scale * Vr[c] * top).cwiseProduct(pass.d1[j - 1].col(c)) + tail;
+        else Rdh.col(c) = (L.scale * Wr[c] * Rtop).cwiseProduct(pass.d1[j - 1].col(c)) + tail;
+      }
+      std::swap(s.Rdelta, Rdh);
+      continue;
+    }
     scaled_product(L.scale, s.Rdelta, W, Rdh);
     if (m_offset[j] >= 0) {
       if (L.out == 1) Rdh.noalias() += (L.scale * pass.delta[j].col(0)) * RowMap(v + m_offset[j], 1, L.in).row(0);

@@ -90,6 +90,9 @@ class Network : public Model {
   void forward(const VectorRef& w, const IndexVector* samples, Index begin, Index end,
                Pass& pass, int order, bool first_done = false) const;
   double loss_grad_out(Pass& pass, double norm) const;   // fills pass.g, returns the block's loss
+  /// Layer j ≥ 1 maps to one output and is neither residual nor above a residual or linear
+  /// layer: its backpropagated matrices are rank one, and the passes never form them.
+  bool rank_one(std::size_t j) const;
   /// δ and ∂ℓ/∂h down to layer 0 (δ_0 only if `first_delta`: an HVP does not read it).
   void backward(const VectorRef& w, Pass& pass, bool first_delta = true) const;
   void write_gradient(const Pass& pass, double* grad) const;
