@@ -295,6 +295,11 @@ def numpy_activation(name: str, z: np.ndarray):
         t = np.tanh(z)
         d1 = 1.0 - t * t
         return t, d1, -2.0 * t * d1
+    if name == "gelu":  # numpy has no erfc: scipy's Φ
+        from scipy.special import ndtr
+
+        Phi, phi = ndtr(z), np.exp(-0.5 * z * z) * (1.0 / np.sqrt(2.0 * np.pi))
+        return z * Phi, Phi + z * phi, phi * (2.0 - z * z)
     s = 1.0 / (1.0 + np.exp(-z))  # sigmoid
     sn = 1.0 - s
     return s, s * sn, s * sn * (sn - s)
@@ -302,10 +307,18 @@ def numpy_activation(name: str, z: np.ndarray):
 
 def activations(repeats: int) -> list:
     """σ, σ', σ'' over S1's 512 x 256 pre-activations, one thread each (landscope's elementwise
-    kernels run inside a sample block; numpy's ufuncs are single-threaded)."""
+    kernels run inside a sample block; numpy's ufuncs are single-threaded). gelu's peer needs
+    scipy (numpy has no erfc); without it, gelu is left out."""
     z = np.asfortranarray(np.random.default_rng(0).standard_normal((512, 256)) * 2.0)
     rows = []
-    for name in ("tanh", "sigmoid"):
+    names = ["tanh", "sigmoid"]
+    try:
+        import scipy.special  # noqa: F401
+
+        names.append("gelu")
+    except ImportError:
+        pass
+    for name in names:
         ours = timings(lambda: landscope._core.activate(name, z), repeats, min_time=0.3)
         theirs = timings(lambda: numpy_activation(name, z), repeats, min_time=0.3)
         got, want = landscope._core.activate(name, z), numpy_activation(name, z)

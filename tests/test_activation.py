@@ -1,8 +1,8 @@
 """The engine's elementwise activations against an extended-precision reference.
 
-tanh has its own vectorized kernel (one exp-like polynomial and one division a value); these
-tests hold it to a few ulps of tanh, sech² and −2 tanh sech² computed in long double, and check
-the special values a network meets (signed zeros, subnormals, saturation, NaN)."""
+tanh, sigmoid, silu, softplus and gelu have their own vectorized kernels; these tests hold them
+to a few ulps of σ, σ' and σ'' computed in long double (gelu: mpmath), and check the special
+values a network meets (signed zeros, subnormals, saturation, NaN)."""
 import numpy as np
 import pytest
 
@@ -55,13 +55,14 @@ def test_tanh_propagates_nan():
         assert np.isnan(a[0, 0]) and np.isnan(a[2, 0]) and np.all(np.isfinite(a[[1, 3, 4], 0]))
 
 
+@pytest.mark.parametrize("name", ["tanh", "gelu"])
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 257])
-def test_tanh_every_length_and_layout(n):
+def test_every_length_and_layout(name, n):
     """Whole packets and the padded tail give the same values as one long call."""
     rng = np.random.default_rng(n)
-    z = rng.standard_normal((n, 3)) * 2.0
-    whole = _core.activate("tanh", np.tile(z.ravel(order="F"), 3).reshape(-1, 1))
-    part = _core.activate("tanh", z)
+    z = rng.standard_normal((n, 3)) * (2.0 if name == "tanh" else 6.0)  # gelu: both intervals
+    whole = _core.activate(name, np.tile(z.ravel(order="F"), 3).reshape(-1, 1))
+    part = _core.activate(name, z)
     for a, b in zip(part, whole):
         np.testing.assert_array_equal(a.ravel(order="F"), b.ravel()[: 3 * n])
 
@@ -149,3 +150,36 @@ def test_softplus_special_values():
     np.testing.assert_array_equal(d1[:5], [0.5, 1.0, 0.0, 1.0, 0.0])
     assert np.isnan(y[5]) and np.isnan(d1[5]) and np.isnan(d2[5])
     assert y[6] == pytest.approx(np.exp(-30.0), rel=1e-15)
+
+
+def test_gelu_within_a_few_ulps():
+    """gelu's own kernel (erfc through two erfcx interpolants) against mpmath at 30 digits."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-38.0, 8.0, 2301), rng.standard_normal(1500) * 3.0,
+                        rng.uniform(-37.5, -5.0, 500), [0.0, 1e-300, -1e-300, -0.7517916243, np.sqrt(2.0)]])
+    y, d1, d2 = (a.ravel() for a in _core.activate("gelu", x.reshape(-1, 1)))
+    eps = np.finfo(np.float64).eps
+    for v, a, b, c in zip(x, y, d1, d2):
+        xv = mp.mpf(float(v))
+        Phi = mp.erfc(-xv / mp.sqrt(2)) / 2
+        phi = mp.exp(-xv * xv / 2) / mp.sqrt(2 * mp.pi)
+        if v * v / 2 > 708.0:  # e^{−x²/2} below e^{−708}: Φ(x) and φ(x) are flushed to 0
+            assert (v > 0 and (a, b, c) == (v, 1.0, 0.0)) or (a, b, c) == (0.0, 0.0, 0.0), v
+            continue
+        # relative to the value (σ), or to the size of the terms where they cancel (σ', σ'')
+        assert abs(a - xv * Phi) <= 6 * eps * abs(xv * Phi), v
+        assert abs(b - (Phi + xv * phi)) <= 6 * eps * max(Phi, abs(xv * phi)), v
+        assert abs(c - phi * (2 - xv * xv)) <= 6 * eps * phi * max(2, xv * xv), v
+
+
+def test_gelu_special_values():
+    x = np.array([0.0, -0.0, -40.0, 40.0, np.nan, 1.0])
+    y, d1, d2 = (a.ravel() for a in _core.activate("gelu", x.reshape(-1, 1)))
+    assert np.array_equal(np.signbit(y[:2]), [False, True]) and np.all(y[:2] == 0.0)
+    np.testing.assert_array_equal(d1[:2], 0.5)
+    np.testing.assert_allclose(d2[:2], np.sqrt(2.0 / np.pi), rtol=2 * np.finfo(float).eps)
+    np.testing.assert_array_equal([y[2], d1[2], d2[2]], [-0.0, 0.0, 0.0])  # Φ(−40) < 1e-308: flushed
+    np.testing.assert_array_equal([y[3], d1[3], d2[3]], [40.0, 1.0, 0.0])
+    assert np.isnan(y[4]) and np.isnan(d1[4]) and np.isnan(d2[4]) and np.all(np.isfinite([y[5], d1[5], d2[5]]))
