@@ -79,7 +79,7 @@ def files(tmp_path_factory):
 def test_info():
     out = run("info")
     assert out.returncode == 0
-    for key in ("version", "eigen", "openmp", "threads"):
+    for key in ("version", "eigen", "gemm", "openmp", "threads"):
         assert key in out.stdout
 
 

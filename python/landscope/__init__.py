@@ -110,10 +110,15 @@ def get_num_threads() -> int:
 
 
 def info() -> dict:
-    """Version, Eigen version, SIMD build, OpenMP on/off and thread count."""
+    """Version, Eigen version, the GEMM backend, SIMD build, OpenMP on/off and thread count.
+
+    The products run on Eigen's own GEMM kernels, on landscope's thread pool ("threads"); no
+    BLAS library is linked, so there is no second pool to oversubscribe the cores.
+    """
     return {
         "version": __version__,
         "eigen": _core.eigen_version,
+        "gemm": "Eigen (built in)",
         "isa": _isa,
         "simd": _core.simd,
         "openmp": bool(_core.has_openmp()),
