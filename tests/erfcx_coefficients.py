@@ -1,11 +1,13 @@
 """Generates the erfc coefficients of cpp/src/activation.cpp (the vectorized gelu).
 
+tests/test_activation.py checks that the source holds exactly these doubles.
+
 For z in [0, 4], erfcx(z) = e^{z²} erfc(z), and for z in [4, 27.5], z erfcx(z) (nearly
 constant there, so the rounding of the variable below hardly matters), are interpolated at
 N Chebyshev nodes in the variable u = (z − k)/(z + k), mapped to s in [−1, 1], and converted to
 monomials in s; everything at 40 digits with mpmath. The sums of the coefficients' magnitudes
 are about 1 and 0.6, so Horner's rule evaluates them stably. Beyond z = 27.5 (x < −38.9), Φ(x)
-is below the smallest double. Run: python tests/erfcx_coefficients.py
+is below the smallest double. Run: python tests/erfcx_coefficients.py (prints the two C++ arrays).
 """
 import mpmath as mp
 
@@ -46,4 +48,4 @@ if __name__ == "__main__":
         ulo, uhi, mono = coefficients(lo, hi, k, f)
         print(f"// z in [{lo}, {hi}], k = {k}: u in [{mp.nstr(ulo, 17)}, {mp.nstr(uhi, 17)}], "
               f"sum of |coefficients| {mp.nstr(mp.fsum(abs(m) for m in mono), 3)}, highest degree first")
-        print("{" + ", ".join(mp.nstr(x, 17, min_fixed=0, max_fixed=0) for x in reversed(mono)) + "}")
+        print("{" + ", ".join(repr(float(x)) for x in reversed(mono)) + "}")  # correctly rounded

@@ -183,3 +183,30 @@ def test_gelu_special_values():
     np.testing.assert_array_equal([y[2], d1[2], d2[2]], [-0.0, 0.0, 0.0])  # Φ(−40) < 1e-308: flushed
     np.testing.assert_array_equal([y[3], d1[3], d2[3]], [40.0, 1.0, 0.0])
     assert np.isnan(y[4]) and np.isnan(d1[4]) and np.isnan(d2[4]) and np.all(np.isfinite([y[5], d1[5], d2[5]]))
+
+
+def test_gelu_coefficients_are_the_generators():
+    """The erfcx constants in cpp/src/activation.cpp are what tests/erfcx_coefficients.py derives."""
+    pytest.importorskip("mpmath")
+    import re
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    source = here.parent / "cpp" / "src" / "activation.cpp"
+    if not source.exists():
+        pytest.skip("needs the source tree")
+    sys.path.insert(0, str(here))
+    try:
+        import erfcx_coefficients as gen
+    finally:
+        sys.path.remove(str(here))
+    text = source.read_text(encoding="utf-8")
+    for name, (lo, hi, k, f) in zip(("lo", "hi"), gen.INTERVALS):
+        body = re.search(r"double %s\[kTerms\] = \{[^\n]*\n(.*?)\};" % name, text, re.S).group(1)
+        ours = [float(v) for v in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", body)]
+        ulo, uhi, mono = gen.coefficients(lo, hi, k, f)
+        want = [float(m) for m in reversed(mono)]
+        assert ours == want, name
+        if name == "hi":
+            assert float(ulo) == 1.0 / 3.0 and float(uhi) == 25.5 / 29.5
